@@ -1,0 +1,227 @@
+"""The ``slt-bench`` command line: list, theory, run, report.
+
+Bad input (an unknown task, method, estimator, family; a malformed catalogue; a bad number) prints
+one line ``error: …`` naming what is valid and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from fractions import Fraction
+from typing import Any
+
+import click
+
+from slt_bench.errors import SltBenchError
+
+EXIT_USAGE = 2
+
+
+def _rlct_text(value: Fraction | None) -> str:
+    return "–" if value is None else f"{value} ({float(value):.4g})"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="slt-bench")
+def main() -> None:
+    """slt-bench: benchmark posterior approximations on singular models with known λ."""
+
+
+# ---- list -------------------------------------------------------------------------------
+@main.command("list")
+@click.argument("what", type=click.Choice(["tasks", "methods"]), default="tasks")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
+def list_cmd(what: str, as_json: bool, catalogs: tuple[str, ...]) -> None:
+    """List the tasks of the catalogue (default) or the installed methods."""
+    if what == "methods":
+        from slt_bench.methods import method_names
+        from slt_bench.methods.registry import _entry_points
+
+        eps = _entry_points()
+        items = [{"name": name, "entry_point": eps[name].value} for name in method_names()]
+        if as_json:
+            click.echo(json.dumps(items, indent=1))
+        else:
+            for item in items:
+                click.echo(f"{item['name']:<14} {item['entry_point']}")
+        return
+    from slt_bench.tasks import load_catalog
+
+    catalog = load_catalog(catalogs)
+    items = [
+        {
+            "id": t.id, "version": t.version, "key": t.key, "family": t.family, "n_params": t.n_params,
+            "rlct": str(t.rlct) if t.rlct is not None else None,
+            "rlct_float": t.rlct_value, "rlct_se": t.rlct_se, "multiplicity": t.multiplicity, "kind": t.kind,
+            "source": t.source, "provenance": t.provenance, "params": t.params_dict, "n": t.n,
+            "suites": list(t.suites),
+        }
+        for t in catalog
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=1))
+        return
+    click.echo(f"{'id':<24} {'family':<16} {'d':>3}  {'λ':<18} {'m':>2}  {'kind':<9} source")
+    for t in catalog:
+        lam = _rlct_text(t.rlct) if t.rlct is not None else (f"≈{t.rlct_ref:g} (ref)" if t.rlct_ref else "–")
+        click.echo(f"{t.key:<24} {t.family:<16} {t.n_params:>3}  {lam:<18} {t.multiplicity or '–':>2}  {t.kind:<9} {t.source}")
+
+
+# ---- theory ---------------------------------------------------------------------------
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SltBenchError(f"expected a comma-separated list of integers like 3,2,2,3; got {text!r}") from None
+
+
+def _print_rlct(result: tuple[Fraction, int]) -> None:
+    lam, m = result
+    click.echo(f"λ = {lam} ({float(lam):.6g}), m = {m}")
+
+
+@main.group()
+def theory() -> None:
+    """Exact λ and multiplicity m of a family, from its parameters."""
+
+
+@theory.command("regular")
+@click.option("--d", "d", type=int, required=True, help="Number of parameters.")
+def theory_regular(d: int) -> None:
+    from slt_bench.theory import regular
+
+    _print_rlct(regular(d))
+
+
+@theory.command("normal-crossing")
+@click.option("--k", "k", required=True, help="Exponents k_j, comma-separated (K = Π w_j^{2k_j}).")
+@click.option("--h", "h", default=None, help="Prior exponents h_j (φ ∝ Π |w_j|^{h_j}), comma-separated.")
+def theory_nc(k: str, h: str | None) -> None:
+    from slt_bench.theory import normal_crossing
+
+    _print_rlct(normal_crossing(_int_list(k), _int_list(h) if h else None))
+
+
+@theory.command("reduced-rank")
+@click.option("--M", "M", type=int, required=True, help="Input dimension.")
+@click.option("--N", "N", type=int, required=True, help="Output dimension.")
+@click.option("--H", "H", type=int, required=True, help="Hidden (inner) dimension.")
+@click.option("--r", "r", type=int, required=True, help="Rank of the true map.")
+def theory_rrr(M: int, N: int, H: int, r: int) -> None:
+    from slt_bench.theory import reduced_rank
+
+    _print_rlct(reduced_rank(M, N, H, r))
+
+
+@theory.command("deep-linear")
+@click.option("--widths", required=True, help="Layer widths H_0,…,H_L, comma-separated.")
+@click.option("--r", "r", type=int, required=True, help="Rank of the true product.")
+def theory_dln(widths: str, r: int) -> None:
+    from slt_bench.theory import deep_linear
+
+    _print_rlct(deep_linear(_int_list(widths), r))
+
+
+@theory.command("tanh-zero")
+@click.option("--H", "H", type=int, required=True, help="Hidden units.")
+def theory_tanh(H: int) -> None:
+    from slt_bench.theory import tanh_zero
+
+    _print_rlct(tanh_zero(H))
+
+
+@theory.command("mixture")
+@click.option("--kind", type=click.Choice(["free-weight", "fixed-weight"]), required=True)
+def theory_mixture(kind: str) -> None:
+    from slt_bench.theory import mixture_zero
+
+    _print_rlct(mixture_zero(kind))
+
+
+# ---- run --------------------------------------------------------------------------------
+@main.command()
+@click.option("--method", required=True, help="Method name (see `slt-bench list methods`).")
+@click.option("--task", "tasks", multiple=True, help="Task id or glob (repeatable); default: the suite.")
+@click.option("--suite", type=click.Choice(["smoke", "standard", "all"]), default="smoke", show_default=True)
+@click.option("--seeds", type=int, default=1, show_default=True, help="Dataset seeds 0..K-1 per task.")
+@click.option("--n", "n", type=int, default=None, help="Sample size (default: each task's n).")
+@click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="smoke", show_default=True)
+@click.option("--estimator", default="multi-beta", show_default=True, help="multi-beta, variance or local.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
+@click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--force", is_flag=True, help="Recompute cells already in the store.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array of the cells instead of a table.")
+def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, force, as_json) -> None:
+    """Run a method over tasks × seeds, store every cell, print λ̂ against λ."""
+    from tqdm import tqdm
+
+    from slt_bench.report import run_table
+    from slt_bench.runner import execute, expand_grid
+    from slt_bench.store import DEFAULT_PATH, ResultStore
+    from slt_bench.tasks import load_catalog
+
+    catalog = load_catalog(catalogs)
+    cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs)
+    store = ResultStore(store_path or DEFAULT_PATH)
+
+    def bar(total: int):
+        return tqdm(total=total, desc=f"{method} ({tier})", unit="cell", file=sys.stderr, disable=total == 0)
+
+    keys = execute(cells, store, jobs=jobs, force=force, progress=bar)
+    rows = store.rows(keys)
+    if as_json:
+        fields = ("task", "method", "seed", "n", "estimator", "rlct", "rlct_value", "multiplicity", "rlct_hat", "se",
+                  "rel_error", "finite_target", "finite_rel_error", "status", "reason", "grad_evals", "wall_s",
+                  "tier", "preset_hash", "target_note")
+        click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
+        return
+    click.echo(run_table(rows).to_string(index=False))
+    click.echo(f"\n{len(rows)} cells; results stored in {store.path} (`slt-bench report` for the leaderboard)")
+
+
+def _json_default(value: Any) -> Any:
+    return None
+
+
+# ---- report -----------------------------------------------------------------------------
+@main.command()
+@click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--output", "-o", type=click.Path(), default=None, help="Write the Markdown here instead of stdout.")
+def report(store_path: str | None, output: str | None) -> None:
+    """The Markdown leaderboard: methods × task families from the store."""
+    from pathlib import Path
+
+    from slt_bench.report import leaderboard_markdown
+    from slt_bench.store import DEFAULT_PATH, ResultStore
+
+    path = Path(store_path or DEFAULT_PATH)
+    if not path.exists():
+        raise SltBenchError(f"no results store at {path}; run `slt-bench run --method sgld` first or pass --store")
+    text = leaderboard_markdown(ResultStore(path).rows())
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+def cli() -> None:
+    """Entry point: one-line errors with exit code 2 for anything the user can fix."""
+    try:
+        main.main(standalone_mode=False)
+    except SltBenchError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as err:
+        click.echo(f"error: {err.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,61 @@
+"""Draws: the single result type every method returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("ok", "diverged", "nan", "budget_exceeded", "degenerate", "point_estimate", "error")
+
+
+@dataclass(frozen=True)
+class Draws:
+    """What a method produced for one tempered posterior.
+
+    ``n_loss``: n L_n at each draw, shape (chains, draws). ``params``: optional thinned
+    parameter draws w (chains, draws', d). ``diagnostics``: ESS and R-hat of n L_n, divergences,
+    acceptance or step-size statistics. ``grad_evals`` counts full-batch-equivalent gradients of
+    n L_n; ``wall_s`` is wall time in seconds. ``status`` is one of :data:`STATUSES`, with a
+    ``reason`` whenever it is not ``ok``.
+    """
+
+    n_loss: np.ndarray
+    grad_evals: float
+    wall_s: float
+    status: str = "ok"
+    reason: str = ""
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    params: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def chain_diagnostics(n_loss: np.ndarray) -> dict[str, float]:
+    """Effective sample size and split R-hat of n L_n (numpyro.diagnostics), (chains, draws) input."""
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+    arr = np.asarray(n_loss, dtype=np.float64)
+    out = {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
+    if arr.shape[1] >= 4 and np.all(np.isfinite(arr)) and arr.std() > 0:
+        out["ess"] = float(effective_sample_size(arr))
+        out["rhat"] = float(split_gelman_rubin(arr)) if arr.shape[0] >= 1 else float("nan")
+    else:
+        out["ess"], out["rhat"] = float("nan"), float("nan")
+    return out
+
+
+def numerical_status(n_loss: np.ndarray) -> tuple[str, str]:
+    """``nan`` when any n L_n is not finite, else ``ok``."""
+    bad = ~np.isfinite(np.asarray(n_loss))
+    if bad.any():
+        chains = sorted(set(np.nonzero(bad)[0].tolist()))
+        return "nan", f"n L_n not finite in {int(bad.sum())} draws (chains {chains})"
+    return "ok", ""

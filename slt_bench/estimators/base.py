@@ -1,0 +1,70 @@
+"""What every λ estimator shares: the posteriors it needs, its estimate, its finite-n target."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from slt_bench.draws import Draws
+from slt_bench.tasks import Dataset, Task
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """One tempered posterior an estimator needs: inverse temperature β, optional w* and γ."""
+
+    beta: float
+    centre: tuple[float, ...] | None = None
+    gamma: float = 0.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """λ̂ with its standard error and what the fit looked like (R², χ², per-β means, …)."""
+
+    rlct_hat: float
+    se: float
+    fit: dict[str, Any] = field(default_factory=dict)
+
+
+class Estimator(Protocol):
+    name: str
+
+    def posteriors(self, task: Task, data: Dataset) -> list[Posterior]:
+        """The tempered posteriors to sample, in order."""
+
+    def estimate(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], draws: Sequence[Draws]) -> Estimate:
+        """λ̂ ± SE from the draws of each posterior."""
+
+    def finite_n_target(
+        self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate
+    ) -> float | None:
+        """What this estimator returns with a perfect sampler on this dataset (quadrature), or None."""
+
+
+def beta0(n: int) -> float:
+    """β₀ = 1 / log n (WBIC's inverse temperature)."""
+    if n < 2:
+        raise ValueError(f"n must be at least 2 for β₀ = 1/log n, got {n}")
+    return 1.0 / math.log(n)
+
+
+def mean_and_se(n_loss: np.ndarray) -> tuple[float, float]:
+    """Mean of n L_n over all draws and its Monte Carlo standard error sd/√ESS."""
+    from slt_bench.draws import chain_diagnostics
+
+    diag = chain_diagnostics(n_loss)
+    ess = diag["ess"]
+    if not math.isfinite(ess) or ess <= 1:
+        ess = max(n_loss.shape[0], 1)  # no usable ESS: assume one independent draw per chain
+    return diag["mean"], diag["sd"] / math.sqrt(ess)
+
+
+def ess_of(series: np.ndarray) -> float:
+    from slt_bench.draws import chain_diagnostics
+
+    ess = chain_diagnostics(series)["ess"]
+    return ess if math.isfinite(ess) and ess > 1 else float(series.shape[0])

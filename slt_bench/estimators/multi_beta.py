@@ -1,0 +1,94 @@
+"""Multi-β regression: the seed paper's Algorithm 1 (Watanabe 2013, WBIC, Thm 4).
+
+.. math:: E_\\beta[n L_n] = n L_n(w_0) + \\lambda/\\beta + U_n\\sqrt{\\lambda/(2\\beta)} + O_p(1)
+
+Sample at several β around β₀ = 1/log n (default: 5 values spanning β₀(1 ± 1/√(2 log n))),
+regress the means of n L_n on 1/β; the slope is λ̂. ``fit="gls"`` (default) weights each mean by
+its Monte Carlo variance (sd²/ESS; heteroscedastic across β) and inflates the SE by √(χ²/dof)
+when the line fits worse than the Monte Carlo errors say; ``fit="ols"`` is the paper's plain
+least squares with the usual residual SE. Both fits are always recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from slt_bench.draws import Draws
+from slt_bench.errors import SltBenchError
+from slt_bench.estimators.base import Estimate, Posterior, beta0, mean_and_se
+from slt_bench.tasks import Dataset, Task
+from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
+
+
+def line_fit(inv_beta: np.ndarray, means: np.ndarray, ses: np.ndarray | None) -> dict[str, float]:
+    """Weighted least squares of means on 1/β: slope, its SE, intercept, R², χ²/dof."""
+    x, y = np.asarray(inv_beta, float), np.asarray(means, float)
+    k = len(x)
+    w = np.ones(k) if ses is None else 1.0 / np.maximum(np.asarray(ses, float), 1e-300) ** 2
+    design = np.stack([np.ones(k), x], axis=1)
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    coef = cov @ design.T @ (w * y)
+    resid = y - design @ coef
+    dof = max(k - 2, 1)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    if ses is None:
+        sigma2 = float((resid**2).sum()) / dof
+        se = math.sqrt(sigma2 * cov[1, 1]) if k > 2 else float("nan")
+        return {"slope": float(coef[1]), "se": se, "intercept": float(coef[0]), "r2": r2}
+    chi2_dof = float((w * resid**2).sum()) / dof
+    se = math.sqrt(cov[1, 1]) * (max(1.0, math.sqrt(chi2_dof)) if k > 2 else 1.0)
+    return {"slope": float(coef[1]), "se": se, "intercept": float(coef[0]), "r2": r2, "chi2_dof": chi2_dof}
+
+
+@dataclass(frozen=True)
+class MultiBeta:
+    """λ̂ = slope of E_β[n L_n] against 1/β over a grid of β."""
+
+    n_betas: int = 5
+    spread: float | None = None  # relative half-width of the β grid; None: 1/√(2 log n)
+    fit: str = "gls"
+    name: str = "multi-beta"
+
+    def __post_init__(self) -> None:
+        if self.n_betas < 2:
+            raise SltBenchError(f"multi-beta needs n_betas >= 2, got {self.n_betas}")
+        if self.fit not in ("gls", "ols"):
+            raise SltBenchError(f"multi-beta fit must be one of gls, ols; got {self.fit!r}")
+        if self.spread is not None and not 0 < self.spread < 1:
+            raise SltBenchError(f"multi-beta spread must lie in (0, 1), got {self.spread}")
+
+    def betas(self, n: int) -> np.ndarray:
+        spread = self.spread if self.spread is not None else 1.0 / math.sqrt(2.0 * math.log(n))
+        return beta0(n) * (1.0 + spread * np.linspace(-1.0, 1.0, self.n_betas))
+
+    def posteriors(self, task: Task, data: Dataset) -> list[Posterior]:
+        return [Posterior(float(b)) for b in self.betas(data.n)]
+
+    def _regress(self, posteriors: Sequence[Posterior], means, ses) -> dict[str, float]:
+        inv_beta = np.array([1.0 / p.beta for p in posteriors])
+        gls, ols = line_fit(inv_beta, means, ses), line_fit(inv_beta, means, None)
+        chosen = gls if self.fit == "gls" else ols
+        return {
+            "slope": chosen["slope"], "se": chosen["se"], "r2": chosen["r2"],
+            "gls_slope": gls["slope"], "gls_se": gls["se"], "chi2_dof": gls["chi2_dof"],
+            "ols_slope": ols["slope"], "ols_se": ols["se"], "intercept": chosen["intercept"],
+        }
+
+    def estimate(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], draws: Sequence[Draws]) -> Estimate:
+        stats = [mean_and_se(d.n_loss) for d in draws]
+        means, ses = np.array([m for m, _ in stats]), np.array([s for _, s in stats])
+        fit = self._regress(posteriors, means, ses)
+        fit.update(betas=[p.beta for p in posteriors], means=means.tolist(), mc_ses=ses.tolist())
+        return Estimate(fit["slope"], fit["se"], fit)
+
+    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate) -> float | None:
+        if task.n_params > MAX_PARAMS:
+            return None
+        exact = np.array([exact_moments(task, data, p.beta).mean for p in posteriors])
+        ses = np.asarray(estimate.fit.get("mc_ses")) if self.fit == "gls" else None
+        return self._regress(posteriors, exact, ses)["slope"]

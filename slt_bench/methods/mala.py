@@ -1,0 +1,49 @@
+"""MALA: Metropolis-adjusted Langevin, as numpyro's HMC with one leapfrog step per transition.
+
+One leapfrog step of HMC with a fresh Gaussian momentum is exactly the MALA proposal; numpyro
+adapts the step size to ``target_accept`` (0.574 is optimal for MALA in high dimension).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from slt_bench.draws import Draws
+from slt_bench.methods._numpyro import run_kernel
+from slt_bench.target import Budget, TemperedTarget
+
+
+@dataclass(frozen=True)
+class MALA:
+    chains: int = 4
+    warmup: int = 1000
+    samples: int = 4000
+    target_accept: float = 0.574
+    dense_mass: bool = False
+    thin: int = 1
+    chunks: int = 1
+    max_divergence_rate: float = 0.01
+    keep_params: bool = False
+
+    name: ClassVar[str] = "mala"
+
+    def __post_init__(self) -> None:
+        for f in ("chains", "samples", "thin", "chunks"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{f} must be a positive integer, got {v!r}")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
+        if not 0 < self.target_accept < 1:
+            raise ValueError(f"target_accept must lie in (0, 1), got {self.target_accept}")
+
+    def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
+        from numpyro.infer import HMC
+
+        def make(potential):
+            return HMC(potential_fn=potential, num_steps=1, target_accept_prob=self.target_accept,
+                       dense_mass=self.dense_mass, adapt_step_size=True)
+
+        return run_kernel(target, budget, seed, make, self.chains, self.warmup, self.samples, self.thin,
+                          self.chunks, self.max_divergence_rate, self.keep_params)

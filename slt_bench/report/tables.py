@@ -1,0 +1,80 @@
+"""Tables: one row per cell after a run, and the methods × families leaderboard."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return format(value, spec)
+
+
+def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """task, λ (target), λ̂ ± SE, relative errors (vs λ and vs the finite-n target), status, cost."""
+    out = []
+    for r in rows:
+        out.append({
+            "task": r["task"], "seed": r["seed"], "n": r["n"], "estimator": r["estimator"],
+            "λ": r["rlct"] or _fmt(r["rlct_value"]), "m": r["multiplicity"] or "–",
+            "λ̂ ± SE": f"{_fmt(r['rlct_hat'])} ± {_fmt(r['se'])}",
+            "rel err": _fmt(r["rel_error"], "+.1%"),
+            "finite-n λ": _fmt(r["finite_target"]),
+            "rel err (finite-n)": _fmt(r["finite_rel_error"], "+.1%"),
+            "status": r["status"], "grad evals": f"{r['grad_evals']:.3g}", "seconds": f"{r['wall_s']:.1f}",
+        })
+    return pd.DataFrame(out)
+
+
+def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Per method × family: cells, ok fraction, median |rel err| (vs λ, vs finite-n), within-2-SE, cost."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["abs_rel"] = frame["rel_error"].abs()
+    frame["abs_rel_finite"] = frame["finite_rel_error"].abs()
+    # within 2 SE of the sharpest target available: the finite-n one where it exists, else λ
+    z = frame["finite_z"].where(frame["finite_z"].notna(), frame["z"])
+    frame["within_2se"] = z.abs() <= 2
+    frame["ok"] = frame["status"] == "ok"
+    grouped = frame.groupby(["method", "estimator", "family"], sort=True)
+    table = grouped.agg(
+        cells=("key", "count"),
+        ok=("ok", "mean"),
+        median_abs_rel_err=("abs_rel", "median"),
+        median_abs_rel_err_finite_n=("abs_rel_finite", "median"),
+        within_2se=("within_2se", "mean"),
+        grad_evals=("grad_evals", "sum"),
+        seconds=("wall_s", "sum"),
+    ).reset_index()
+    return table
+
+
+def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    table = leaderboard(rows)
+    if table.empty:
+        return "# slt-bench leaderboard\n\nThe store holds no results yet: run `slt-bench run --method sgld`.\n"
+    shown = table.assign(
+        ok=table["ok"].map(lambda v: f"{v:.0%}"),
+        median_abs_rel_err=table["median_abs_rel_err"].map(lambda v: _fmt(v, ".1%")),
+        median_abs_rel_err_finite_n=table["median_abs_rel_err_finite_n"].map(lambda v: _fmt(v, ".1%")),
+        within_2se=table["within_2se"].map(lambda v: f"{v:.0%}"),
+        grad_evals=table["grad_evals"].map(lambda v: f"{v:.3g}"),
+        seconds=table["seconds"].map(lambda v: f"{v:.0f}"),
+    ).rename(columns={
+        "median_abs_rel_err": "median |rel err| vs λ",
+        "median_abs_rel_err_finite_n": "median |rel err| vs finite-n",
+        "within_2se": "within 2 SE",
+    })
+    header = (
+        "# slt-bench leaderboard\n\n"
+        "Relative errors against the task's λ and, for tasks with ≤ 3 parameters, against the finite-n\n"
+        "target (what the same estimator returns with a perfect sampler on the same dataset). "
+        "'within 2 SE' uses the finite-n target where it exists, else λ. Tasks with m > 1 are biased\n"
+        "low against λ at finite n by ≈ (m−1)/log(nβ) whatever the sampler.\n\n"
+    )
+    return header + shown.to_markdown(index=False) + "\n"

@@ -1,0 +1,93 @@
+"""Grid expansion and execution: local processes, the driver the only writer of the store."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterable, Sequence
+
+from slt_bench.errors import SltBenchError
+from slt_bench.estimators import get_estimator
+from slt_bench.methods import get_method
+from slt_bench.runner.cell import CellSpec, run_cell
+from slt_bench.runner.presets import load_preset
+from slt_bench.store import ResultStore
+from slt_bench.tasks import Catalog
+
+
+def expand_grid(
+    catalog: Catalog,
+    method: str,
+    patterns: Sequence[str],
+    suite: str,
+    seeds: int,
+    n: int | None,
+    tier: str,
+    estimator: str,
+    catalogs: Sequence[str] = (),
+) -> list[CellSpec]:
+    """Tasks × seeds for one method preset and estimator, validated before anything runs."""
+    get_method(method)  # fails early, naming the valid methods
+    get_estimator(estimator)
+    preset = load_preset(method, tier)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise SltBenchError(f"--seeds must be a positive integer, got {seeds!r}")
+    if n is not None and (not isinstance(n, int) or n < 2):
+        raise SltBenchError(f"--n must be an integer >= 2, got {n!r}")
+    tasks = catalog.select(patterns, suite)
+    if not tasks:
+        raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
+    if estimator == "local":
+        missing = [t.id for t in tasks if t.w_star is None]
+        if missing:
+            raise SltBenchError(f"the local estimator needs a w* and these tasks have none: {', '.join(missing)}")
+    return [
+        CellSpec(task.key, method, tier, preset.hyper, preset.budget, preset.hash, seed, n or task.n, estimator,
+                 tuple(str(c) for c in catalogs))
+        for task in tasks
+        for seed in range(seeds)
+    ]
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # J workers on J cores; small tensors run faster on one thread anyway
+
+
+def execute(
+    cells: Iterable[CellSpec],
+    store: ResultStore,
+    jobs: int = 1,
+    force: bool = False,
+    progress: Callable[[int], Any] | None = None,
+) -> list[str]:
+    """Run the cells not already stored (all of them with ``force``); return every cell's key.
+
+    ``progress`` is called with the number of cells to run, and returns a bar with ``update``.
+    """
+    cells = list(cells)
+    done = set() if force else store.keys()
+    todo = [c for c in cells if c.key not in done]
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise SltBenchError(f"--jobs must be a positive integer, got {jobs!r}")
+    bar = progress(len(todo)) if progress else None
+    if jobs == 1 or len(todo) <= 1:
+        _init_worker()
+        for cell in todo:
+            store.put(run_cell(cell))
+            if bar:
+                bar.update(1)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+            pending = {pool.submit(run_cell, cell) for cell in todo}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    store.put(fut.result())
+                    if bar:
+                        bar.update(1)
+    if bar:
+        bar.close()
+    return [c.key for c in cells]

@@ -1,0 +1,206 @@
+"""The tempered target: the one place where the potential of every method is defined.
+
+.. math::
+    \\log p_\\beta(w) = -\\beta\\, n L_n(w) + \\log\\varphi(w) - \\frac{\\gamma}{2}\\lVert w - w^*\\rVert^2
+
+The prior is not tempered; the localisation term is present only when γ > 0. Methods work in
+unconstrained coordinates z (w = w(z), identity except on uniformly distributed coordinates,
+see :class:`slt_bench.tasks.Prior`), and the log density in z adds log |dw/dz|.
+
+The target counts gradient evaluations of n L_n (a minibatch gradient counts as batch/n of one)
+and raises :class:`BudgetExceeded` when a method asks for more than its budget.
+For linear models (f = P(w) x) n L_n comes from sufficient statistics XᵀX, XᵀY, YᵀY, so a
+full-batch gradient costs O(parameters), not O(n).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from slt_bench.errors import BudgetExceeded, SltBenchError
+from slt_bench.models import SufficientStats, n_loss, n_loss_from_stats
+from slt_bench.models.ops import jax_ops, numpy_ops, torch_ops
+from slt_bench.tasks import Dataset, Task
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A cap on gradient evaluations of n L_n (full-batch equivalents) for one posterior."""
+
+    grad_evals: float
+
+    def __post_init__(self) -> None:
+        if not (self.grad_evals > 0 and math.isfinite(self.grad_evals)):
+            raise SltBenchError(f"budget must be a positive number of gradient evaluations, got {self.grad_evals}")
+
+
+class TemperedTarget:
+    """p_β(w | D_n) ∝ exp(−β n L_n(w)) φ(w) [exp(−γ/2 ||w − w*||²)] for one task and dataset."""
+
+    def __init__(
+        self,
+        task: Task,
+        data: Dataset,
+        beta: float,
+        centre: np.ndarray | tuple[float, ...] | None = None,
+        gamma: float = 0.0,
+        use_stats: bool = True,
+    ) -> None:
+        if not (beta > 0 and math.isfinite(beta)):
+            raise SltBenchError(f"beta must be a positive finite number, got {beta}")
+        if gamma < 0 or not math.isfinite(gamma):
+            raise SltBenchError(f"gamma must be a non-negative finite number, got {gamma}")
+        if gamma > 0 and centre is None:
+            raise SltBenchError("a localised target (gamma > 0) needs a centre w*")
+        self.task, self.data, self.beta, self.gamma = task, data, float(beta), float(gamma)
+        self.centre = None if centre is None else np.asarray(centre, dtype=np.float64)
+        self.budget: Budget | None = None
+        self.use_stats = bool(use_stats and task.model.is_linear)
+        self.grad_evals = 0.0
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self.task.n_params
+
+    @property
+    def n(self) -> int:
+        return self.data.n
+
+    def charge(self, grad_evals: float) -> None:
+        """Record gradient evaluations; raise BudgetExceeded (without recording) past the budget."""
+        if self.budget is not None and self.grad_evals + grad_evals > self.budget.grad_evals + 1e-9:
+            raise BudgetExceeded(
+                f"{self.grad_evals + grad_evals:g} gradient evaluations requested, budget {self.budget.grad_evals:g}"
+            )
+        self.grad_evals += grad_evals
+
+    @contextmanager
+    def metered(self, budget: Budget | None) -> Iterator[None]:
+        """Count from zero under ``budget`` for the duration of one method call."""
+        previous, self.budget, self.grad_evals = self.budget, budget, 0.0
+        try:
+            yield
+        finally:
+            self.budget = previous
+
+    def remaining(self) -> float:
+        return math.inf if self.budget is None else self.budget.grad_evals - self.grad_evals
+
+    def initial_point(self) -> np.ndarray:
+        """Where chains start, in z coordinates: the centre if localised, else w* or the truth."""
+        if self.centre is not None:
+            w = self.centre
+        else:
+            w = np.asarray(self.task.w_star if self.task.w_star is not None else self.task.truth)
+        return self.task.prior.unconstrain(w)
+
+    def constrain_numpy(self, z: np.ndarray) -> np.ndarray:
+        return self.task.prior.constrain(numpy_ops(), np.asarray(z, dtype=np.float64))[0]
+
+    # ---- NumPy ----------------------------------------------------------------------------
+    @cached_property
+    def _stats_numpy(self) -> SufficientStats:
+        x, y = self.data.x, self.data.y
+        return SufficientStats(x.T @ x, x.T @ y, float((y**2).sum()), self.n, y.shape[1])
+
+    def n_loss_numpy(self, w: np.ndarray) -> np.ndarray:
+        """n L_n(w) for w (..., d), float64, no gradient and not counted."""
+        w = np.asarray(w, dtype=np.float64)
+        if self.use_stats:
+            return n_loss_from_stats(numpy_ops(), self.task.model, w, self._stats_numpy, self.task.noise_std)
+        return n_loss(numpy_ops(), self.task.model, w, self.data.x, self.data.y, self.task.noise_std)
+
+    # ---- torch ----------------------------------------------------------------------------
+    @cached_property
+    def _torch_data(self) -> dict[str, Any]:
+        import torch
+
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        out: dict[str, Any] = {"x": as_t(self.data.x), "y": as_t(self.data.y)}
+        if self.use_stats:
+            s = self._stats_numpy
+            out["stats"] = SufficientStats(as_t(s.xtx), as_t(s.xty), s.yty, s.n, s.out_dim)
+        if self.centre is not None:
+            out["centre"] = as_t(self.centre)
+        return out
+
+    def n_loss_torch(self, w: Any, batch: Any = None) -> Any:
+        """n L_n(w) for a torch tensor w (..., d); with ``batch`` (indices), the unbiased
+        minibatch estimate (n/b) Σ_{i∈batch} −log p(y_i | x_i, w)."""
+        td, model, sigma = self._torch_data, self.task.model, self.task.noise_std
+        if batch is None:
+            if self.use_stats:
+                return n_loss_from_stats(torch_ops(), model, w, td["stats"], sigma)
+            return n_loss(torch_ops(), model, w, td["x"], td["y"], sigma)
+        x, y = td["x"][batch], td["y"][batch]
+        return n_loss(torch_ops(), model, w, x, y, sigma) * (self.n / len(batch))
+
+    def logdensity_torch(self, z: Any, batch: Any = None) -> tuple[Any, Any]:
+        """(log p_β(z) up to a constant, n L_n(w(z))) for z (..., d); differentiable in z."""
+        ops = torch_ops()
+        w, log_jac = self.task.prior.constrain(ops, z)
+        nl = self.n_loss_torch(w, batch)
+        logp = -self.beta * nl + self.task.prior.log_density(ops, w) + log_jac
+        if self.gamma > 0:
+            logp = logp - 0.5 * self.gamma * ((w - self._torch_data["centre"]) ** 2).sum(-1)
+        return logp, nl
+
+    def logdensity_and_grad_torch(self, z: Any, batch: Any = None) -> tuple[Any, Any, Any]:
+        """(log p, ∇_z log p, n L_n) for a batch of chains z (C, d); charges C (× b/n) evaluations."""
+        import torch
+
+        chains = z.shape[0] if z.dim() > 1 else 1
+        self.charge(chains * (1.0 if batch is None else len(batch) / self.n))
+        z = z.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logp, nl = self.logdensity_torch(z, batch)
+            (grad,) = torch.autograd.grad(logp.sum(), z)
+        return logp.detach(), grad, nl.detach()
+
+    # ---- JAX -------------------------------------------------------------------------------
+    @cached_property
+    def _jax_data(self) -> dict[str, Any]:
+        jops = jax_ops()  # enables float64 before any array is made
+        del jops
+        import jax.numpy as jnp
+
+        out: dict[str, Any] = {"x": jnp.asarray(self.data.x), "y": jnp.asarray(self.data.y)}
+        if self.use_stats:
+            s = self._stats_numpy
+            out["stats"] = SufficientStats(jnp.asarray(s.xtx), jnp.asarray(s.xty), s.yty, s.n, s.out_dim)
+        if self.centre is not None:
+            out["centre"] = jnp.asarray(self.centre)
+        return out
+
+    def n_loss_jax(self, w: Any) -> Any:
+        """n L_n(w) as a pure JAX function of w (..., d)."""
+        jd, model, sigma = self._jax_data, self.task.model, self.task.noise_std
+        if self.use_stats:
+            return n_loss_from_stats(jax_ops(), model, w, jd["stats"], sigma)
+        return n_loss(jax_ops(), model, w, jd["x"], jd["y"], sigma)
+
+    def logdensity_jax_fn(self) -> Callable[[Any], Any]:
+        """A pure JAX function z (d,) → log p_β(z) up to a constant (for numpyro/blackjax)."""
+        ops, prior, beta, gamma = jax_ops(), self.task.prior, self.beta, self.gamma
+        centre = self._jax_data.get("centre")
+
+        def logdensity(z: Any) -> Any:
+            w, log_jac = prior.constrain(ops, z)
+            logp = -beta * self.n_loss_jax(w) + prior.log_density(ops, w) + log_jac
+            if gamma > 0:
+                logp = logp - 0.5 * gamma * ((w - centre) ** 2).sum(-1)
+            return logp
+
+        return logdensity
+
+    def n_loss_of_z_jax_fn(self) -> Callable[[Any], Any]:
+        """A pure JAX function z (..., d) → n L_n(w(z))."""
+        ops, prior = jax_ops(), self.task.prior
+        return lambda z: self.n_loss_jax(prior.constrain(ops, z)[0])

@@ -1,0 +1,167 @@
+"""Task families: from a family's parameters to model, truth, w*, prior, inputs and exact λ.
+
+Each family is one small function, registered once in :data:`FAMILIES`. A catalogue entry names
+a family and its parameters; everything else follows from here, so a stated λ can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from slt_bench import theory
+from slt_bench.models import Dense, Mixture, ModelSpec, Monomial
+from slt_bench.tasks.task import Inputs
+
+
+@dataclass(frozen=True)
+class FamilyInstance:
+    """What a family derives from its parameters."""
+
+    model: ModelSpec
+    truth: tuple[float, ...]
+    w_star: tuple[float, ...] | None
+    inputs: Inputs
+    rlct: Fraction | None
+    multiplicity: int | None
+    source: str
+    prior_bounds: tuple[tuple[int, float, float], ...] = ()
+    prior_exponents: tuple[int, ...] | None = None
+
+
+def _int(params: Mapping[str, Any], name: str, minimum: int = 0) -> int:
+    if name not in params:
+        raise ValueError(f"missing parameter {name!r}")
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"parameter {name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _int_list(params: Mapping[str, Any], name: str) -> list[int]:
+    value = params.get(name)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"parameter {name} must be a list of integers, got {value!r}")
+    return list(value)
+
+
+def _identity_factors(widths: list[int], r: int) -> np.ndarray:
+    """Flat weights of a linear network whose layers carry an r×r identity block: product rank r."""
+    parts = []
+    for h_in, h_out in zip(widths[:-1], widths[1:]):
+        weight = np.zeros((h_out, h_in))
+        weight[np.arange(r), np.arange(r)] = 1.0
+        parts.append(weight.ravel())
+    return np.concatenate(parts)
+
+
+def regular(params: Mapping[str, Any]) -> FamilyInstance:
+    """Linear regression y = wᵀx + ε, x ~ N(0, I_d), truth w_j = 1/2."""
+    d = _int(params, "d", 1)
+    truth = tuple([0.5] * d)
+    lam, m = theory.regular(d)
+    return FamilyInstance(Dense((d, 1)), truth, truth, Inputs("normal", d), lam, m, "regular model: λ = d/2")
+
+
+def normal_crossing(params: Mapping[str, Any]) -> FamilyInstance:
+    """y = (Π_j w_j^{k_j}) x + ε, x ~ N(0,1), truth w = 0, prior ∝ Π|w_j|^{h_j} N(0, std²)."""
+    k = _int_list(params, "k")
+    h = _int_list(params, "h") if "h" in params else None
+    lam, m = theory.normal_crossing(k, h)
+    zero = tuple([0.0] * len(k))
+    return FamilyInstance(
+        Monomial(tuple(k)), zero, zero, Inputs("normal", 1), lam, m,
+        "Watanabe (2009), normal crossing", prior_exponents=tuple(h) if h else None,
+    )
+
+
+def reduced_rank(params: Mapping[str, Any]) -> FamilyInstance:
+    """y = B A x + ε, A: H×M, B: N×H, x ~ N(0, I_M), truth A₀, B₀ with identity r×r blocks."""
+    M, N, H, r = (_int(params, "M", 1), _int(params, "N", 1), _int(params, "H", 1), _int(params, "r"))
+    lam, m = theory.reduced_rank(M, N, H, r)
+    truth = tuple(_identity_factors([M, H, N], r))
+    return FamilyInstance(
+        Dense((M, H, N)), truth, truth, Inputs("normal", M), lam, m, "Aoyagi & Watanabe (2005)"
+    )
+
+
+def deep_linear(params: Mapping[str, Any]) -> FamilyInstance:
+    """y = W_L ⋯ W_1 x + ε, x ~ N(0, I_{H_0}), truth layers with identity r×r blocks (rank r)."""
+    widths, r = _int_list(params, "widths"), _int(params, "r")
+    lam, m = theory.deep_linear(widths, r)
+    truth = tuple(_identity_factors(widths, r))
+    return FamilyInstance(
+        Dense(tuple(widths)), truth, truth, Inputs("normal", widths[0]), lam, m,
+        "Aoyagi (2024), Neural Networks 173:106132, Thm 1",
+    )
+
+
+def tanh_zero(params: Mapping[str, Any]) -> FamilyInstance:
+    """f(x, w) = Σ_h a_h tanh(b_h x), x ~ U[−2, 2], truth f ≡ 0 (w = 0)."""
+    H = _int(params, "H", 1)
+    lam, m = theory.tanh_zero(H)
+    zero = tuple([0.0] * (2 * H))
+    return FamilyInstance(
+        Dense((1, H, 1), activation="tanh"), zero, zero, Inputs("uniform", 1, -2.0, 2.0), lam, m,
+        "Aoyagi & Watanabe (2005); Watanabe (2009) §7",
+    )
+
+
+def mixture(params: Mapping[str, Any]) -> FamilyInstance:
+    """Gaussian mixtures with truth N(0,1); ``kind`` free-weight (a ~ U[0,1]) or fixed-weight."""
+    kind = params.get("kind")
+    lam, m = theory.mixture_zero(kind)
+    if kind == "free-weight":
+        model: ModelSpec = Mixture(None)
+        bounds: tuple[tuple[int, float, float], ...] = ((0, 0.0, 1.0),)
+    else:
+        weight = params.get("weight", 0.3)
+        if not isinstance(weight, (int, float)) or not 0 < weight < 1:
+            raise ValueError(f"parameter weight must be a number in (0, 1), got {weight!r}")
+        model, bounds = Mixture(float(weight)), ()
+    return FamilyInstance(
+        model, (0.0, 0.0), (0.0, 0.0), Inputs("none", 0), lam, m, "Watanabe (2009), mixtures",
+        prior_bounds=bounds,
+    )
+
+
+def murfet2020_s6(params: Mapping[str, Any]) -> FamilyInstance:
+    """Seed paper §6: f = c + Σ_{i≤5} q_i act(⟨w_i, x⟩ + b_i), x ~ U[−1,1]², truth s_m.
+
+    s_m: m hidden units with w_i the rotation of (1, 0) by π/m + 2π(i−1)/m, b_i = −1/3, q_i = 1;
+    the other units and c are zero. act is ReLU or SiLU(τ=100), x·sigmoid(100x).
+    """
+    m = _int(params, "m", 1)
+    activation = params.get("activation", "relu")
+    if activation not in ("relu", "silu"):
+        raise ValueError(f"parameter activation must be relu or silu, got {activation!r}")
+    hidden = 5
+    if m > hidden:
+        raise ValueError(f"parameter m must be at most {hidden}, got {m}")
+    weight1, bias1, weight2 = np.zeros((hidden, 2)), np.zeros(hidden), np.zeros((1, hidden))
+    for i in range(m):
+        angle = math.pi / m + 2 * math.pi * i / m
+        weight1[i] = (math.cos(angle), math.sin(angle))
+        bias1[i] = -1.0 / 3.0
+        weight2[0, i] = 1.0
+    truth = tuple(np.concatenate([weight1.ravel(), bias1, weight2.ravel(), [0.0]]))
+    model = Dense((2, hidden, 1), bias=True, activation=activation, tau=100.0)
+    return FamilyInstance(
+        model, truth, None, Inputs("uniform", 2, -1.0, 1.0), None, None,
+        "Murfet, Wei et al. (2020), Deep Learning is Singular, and That's Good, §6",
+    )
+
+
+FAMILIES: dict[str, Callable[[Mapping[str, Any]], FamilyInstance]] = {
+    "regular": regular,
+    "normal_crossing": normal_crossing,
+    "reduced_rank": reduced_rank,
+    "deep_linear": deep_linear,
+    "tanh_zero": tanh_zero,
+    "mixture": mixture,
+    "murfet2020_s6": murfet2020_s6,
+}

@@ -1,0 +1,100 @@
+"""Finite-n ground truth: E_β[n L_n] and Var_β[n L_n] by quadrature, for tasks with ≤ 3 parameters.
+
+The tempered posterior p_β(w) ∝ exp(−β n L_n(w)) φ(w) [· exp(−γ/2 ||w − w*||²) when localised]
+is integrated on a tensor-product grid. Singular posteriors concentrate on thin sets near the
+true parameters and spread along them out to the prior's scale, so each axis uses the map
+w = c + s·sinh(t) with t on a uniform grid (the trapezoid rule in t): nodes are dense at the
+scale s = 0.05/√(nβ) around the centre c and thin out geometrically towards the prior's edge.
+
+Accuracy: the integrand is smooth in t, so the trapezoid rule converges fast. The default grids
+(801 / 201 / 121 nodes per axis for d = 1 / 2 / 3) agree with grids of twice the resolution to
+1e-6 absolute in E_β[n L_n] (relative 1e-6 of E_β[n L_n] − n L_n(w₀)) and to a relative 1e-5 in
+the variance on the catalogue's small tasks at n = 10⁴, β = 1/log n; the tests check 1e-5.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from slt_bench.models import SufficientStats, n_loss_from_stats
+from slt_bench.models.ops import numpy_ops
+from slt_bench.tasks.task import Dataset, Task
+
+MAX_PARAMS = 3
+DEFAULT_NODES = {1: 801, 2: 201, 3: 121}
+_CHUNK_ELEMENTS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Moments:
+    """E_β[n L_n] and Var_β[n L_n] under the (optionally localised) tempered posterior."""
+
+    mean: float
+    var: float
+
+
+def _axis(task: Task, j: int, centre: float, scale: float, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = task.prior.support(j)
+    t = np.linspace(math.asinh((lo - centre) / scale), math.asinh((hi - centre) / scale), nodes)
+    dt = t[1] - t[0]
+    weights = scale * np.cosh(t) * dt
+    weights[[0, -1]] *= 0.5
+    return centre + scale * np.sinh(t), weights
+
+
+def _grid_n_loss(task: Task, data: Dataset, points: np.ndarray) -> np.ndarray:
+    ops = numpy_ops()
+    if task.model.is_linear:
+        stats = SufficientStats(data.x.T @ data.x, data.x.T @ data.y, float((data.y**2).sum()), data.n, data.y.shape[1])
+        return n_loss_from_stats(ops, task.model, points, stats, task.noise_std)
+    chunk = max(1, _CHUNK_ELEMENTS // max(data.n * max(task.model.out_dim, 1) * 4, 1))
+    return np.concatenate([task.n_loss_numpy(points[i : i + chunk], data) for i in range(0, len(points), chunk)])
+
+
+def exact_moments(
+    task: Task,
+    data: Dataset,
+    beta: float,
+    centre: np.ndarray | None = None,
+    gamma: float = 0.0,
+    nodes: int | None = None,
+) -> Moments:
+    """E_β[n L_n] and Var_β[n L_n] by quadrature (the prior untempered; γ localises at ``centre``)."""
+    d = task.n_params
+    if d > MAX_PARAMS:
+        raise ValueError(f"quadrature needs a task with at most {MAX_PARAMS} parameters; {task.id} has {d}")
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    if gamma < 0:
+        raise ValueError(f"gamma must be non-negative, got {gamma}")
+    base = task.w_star if task.w_star is not None else task.truth
+    c = np.asarray(base if centre is None else centre, dtype=np.float64)
+    scale = 0.05 / math.sqrt(data.n * beta)
+    count = nodes or DEFAULT_NODES[d]
+    axes = [_axis(task, j, float(c[j]), scale, count) for j in range(d)]
+    mesh = np.meshgrid(*[a for a, _ in axes], indexing="ij")
+    points = np.stack([m.ravel() for m in mesh], axis=-1)
+    log_w = np.zeros(points.shape[0])
+    for j, (_, weights) in enumerate(axes):
+        shape = [1] * d
+        shape[j] = count
+        log_w = log_w + np.broadcast_to(np.log(weights).reshape(shape), mesh[0].shape).ravel()
+    with np.errstate(divide="ignore"):
+        log_prior = task.prior.log_density(numpy_ops(), points)
+    nll = _grid_n_loss(task, data, points)
+    log_w = log_w + log_prior - beta * (nll - nll.min())
+    if gamma > 0:
+        log_w = log_w - 0.5 * gamma * ((points - c) ** 2).sum(-1)
+    prob = np.exp(log_w - logsumexp(log_w))
+    mean = float((prob * nll).sum())
+    var = float((prob * (nll - mean) ** 2).sum())
+    return Moments(mean, var)
+
+
+def exact_expected_nll(task: Task, data: Dataset, beta: float, centre=None, gamma: float = 0.0) -> float:
+    """E_β[n L_n] by quadrature; see :func:`exact_moments` and the module docstring for accuracy."""
+    return exact_moments(task, data, beta, centre, gamma).mean

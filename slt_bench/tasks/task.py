@@ -1,0 +1,201 @@
+"""The Task: a frozen (model, truth, prior) triplet with its known λ and where λ comes from."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from slt_bench.models import ModelSpec, n_loss
+from slt_bench.models.ops import numpy_ops
+
+KINDS = ("exact", "reference", "unknown")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """φ(w) ∝ Π_{j unbounded} N(w_j; 0, std²) · Π_{j bounded} U[low_j, high_j] · Π_j |w_j|^{h_j}.
+
+    ``bounds`` lists (index, low, high) for uniformly distributed coordinates; ``exponents``
+    are the h_j of a prior that vanishes at 0 (None means all zero). Samplers work in
+    unconstrained coordinates z: w_j = low + (high − low)·sigmoid(z_j) on bounded coordinates,
+    the identity elsewhere.
+    """
+
+    std: float
+    bounds: tuple[tuple[int, float, float], ...] = ()
+    exponents: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.std > 0 and math.isfinite(self.std)):
+            raise ValueError(f"prior std must be a positive finite number, got {self.std}")
+        for _, low, high in self.bounds:
+            if not low < high:
+                raise ValueError(f"prior bounds need low < high, got [{low}, {high}]")
+
+    def describe(self) -> str:
+        parts = [f"N(0, {self.std:g}²)"]
+        parts += [f"w[{j}] ~ U[{lo:g}, {hi:g}]" for j, lo, hi in self.bounds]
+        if self.exponents and any(self.exponents):
+            parts.append("× Π|w_j|^h, h=" + ",".join(str(h) for h in self.exponents))
+        return "; ".join(parts)
+
+    def _bounded(self) -> dict[int, tuple[float, float]]:
+        return {j: (lo, hi) for j, lo, hi in self.bounds}
+
+    def log_density(self, ops: Any, w: Any) -> Any:
+        """log φ(w) up to a constant, shape (...). Bounded coordinates must lie inside their box."""
+        bounded = self._bounded()
+        total = 0.0
+        for j in range(w.shape[-1]):
+            if j not in bounded:
+                total = total - 0.5 * (w[..., j] / self.std) ** 2
+            if self.exponents and self.exponents[j]:
+                total = total + 0.5 * self.exponents[j] * ops.log(w[..., j] ** 2)  # h log|w|
+        return total
+
+    def constrain(self, ops: Any, z: Any) -> tuple[Any, Any]:
+        """(w(z), log |dw/dz|) for sampler coordinates z (..., d)."""
+        bounded = self._bounded()
+        if not bounded:
+            return z, 0.0
+        columns, log_jac = [], 0.0
+        for j in range(z.shape[-1]):
+            zj = z[..., j]
+            if j in bounded:
+                lo, hi = bounded[j]
+                columns.append(lo + (hi - lo) * ops.sigmoid(zj))
+                log_jac = log_jac + math.log(hi - lo) - ops.softplus(-zj) - ops.softplus(zj)
+            else:
+                columns.append(zj)
+        return ops.stack_last(columns), log_jac
+
+    def unconstrain(self, w: np.ndarray) -> np.ndarray:
+        """z(w) in NumPy; points on a box's edge are moved inside by 1e-6 of its width."""
+        z = np.array(w, dtype=np.float64, copy=True)
+        for j, lo, hi in self.bounds:
+            u = np.clip((z[..., j] - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+            z[..., j] = np.log(u) - np.log1p(-u)
+        return z
+
+    def support(self, j: int, width: float = 8.0) -> tuple[float, float]:
+        """An interval holding all but a negligible part of the prior mass of coordinate j."""
+        bounded = self._bounded()
+        if j in bounded:
+            return bounded[j]
+        extra = 2.0 * math.sqrt(max(self.exponents[j], 0)) if self.exponents else 0.0
+        half = (width + extra) * self.std
+        return -half, half
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Input distribution: ``normal`` (N(0, I)), ``uniform`` (U[low, high]^dim) or ``none``."""
+
+    kind: str
+    dim: int
+    low: float = -1.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("normal", "uniform", "none"):
+            raise ValueError(f"inputs kind must be one of normal, uniform, none; got {self.kind!r}")
+
+    def describe(self) -> str:
+        if self.kind == "normal":
+            return f"x ~ N(0, I_{self.dim})"
+        if self.kind == "uniform":
+            return f"x ~ U[{self.low:g}, {self.high:g}]^{self.dim}"
+        return "no inputs"
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.kind == "normal":
+            return rng.standard_normal((n, self.dim))
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high, (n, self.dim))
+        return np.zeros((n, 0))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """x (n, H_0) and y (n, N), float64; ``seed`` is the seed that drew them."""
+
+    x: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    seed: int
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task with a versioned id such as ``rrr/m3-n3-h3-r1@1``.
+
+    ``rlct``/``multiplicity`` are exact for kind ``exact``; for ``reference`` tasks ``rlct_ref``
+    (a float) and ``rlct_se`` carry a published value with its ``provenance``.
+    ``w_star`` is a true parameter at which the local learning coefficient equals λ.
+    """
+
+    id: str
+    version: int
+    family: str
+    params: tuple[tuple[str, Any], ...]
+    model: ModelSpec
+    truth: tuple[float, ...]
+    prior: Prior
+    inputs: Inputs
+    noise_std: float
+    n: int
+    kind: str
+    source: str
+    rlct: Fraction | None = None
+    multiplicity: int | None = None
+    rlct_ref: float | None = None
+    rlct_se: float | None = None
+    provenance: str | None = None
+    w_star: tuple[float, ...] | None = None
+    suites: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    @property
+    def n_params(self) -> int:
+        return self.model.n_params
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params}
+
+    @property
+    def rlct_value(self) -> float | None:
+        """λ as a float: the exact value, else the reference value, else None."""
+        if self.rlct is not None:
+            return float(self.rlct)
+        return self.rlct_ref
+
+    def dataset(self, n: int, seed: int) -> Dataset:
+        """Draw n points from the truth; the same (task, n, seed) always gives the same data."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        rng = np.random.default_rng([seed, zlib.crc32(self.id.encode())])
+        x = self.inputs.draw(rng, n)
+        if self.model.kind == "density":
+            y = rng.standard_normal((n, 1))  # every density task's truth is N(0, 1)
+        else:
+            mean = self.model.predict(numpy_ops(), np.asarray(self.truth), x)
+            y = mean + self.noise_std * rng.standard_normal(mean.shape)
+        return Dataset(x=x, y=y, seed=seed)
+
+    def n_loss_numpy(self, w: np.ndarray, data: Dataset) -> np.ndarray:
+        """n L_n(w) in NumPy for w of shape (..., d)."""
+        return n_loss(numpy_ops(), self.model, np.asarray(w, dtype=np.float64), data.x, data.y, self.noise_std)
