@@ -85,10 +85,12 @@ def exact_moments(
         log_w = log_w + np.broadcast_to(np.log(weights).reshape(shape), mesh[0].shape).ravel()
     with np.errstate(divide="ignore"):
         log_prior = task.prior.log_density(numpy_ops(), points)
-    nll = _grid_n_loss(task, data, points)
-    log_w = log_w + log_prior - beta * (nll - nll.min())
+    with np.errstate(divide="ignore", over="ignore"):  # far grid corners may underflow to p = 0
+        nll = _grid_n_loss(task, data, points)
     if gamma > 0:
         log_w = log_w - 0.5 * gamma * ((points - c) ** 2).sum(-1)
+    keep = np.isfinite(nll)  # points where p(y|w) underflowed carry no posterior mass
+    nll, log_w = nll[keep], log_w[keep] + log_prior[keep] - beta * (nll[keep] - nll[keep].min())
     prob = np.exp(log_w - logsumexp(log_w))
     mean = float((prob * nll).sum())
     var = float((prob * (nll - mean) ** 2).sum())

@@ -1,0 +1,139 @@
+"""Interface tests over every registered task, and catalogue validation."""
+
+import math
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from slt_bench.errors import CatalogError, UnknownNameError
+from slt_bench.tasks import load_catalog
+
+ALL = [t.id for t in load_catalog()]
+
+
+def test_catalogue_covers_what_the_foundation_promises(catalog):
+    fams = {}
+    for t in catalog:
+        fams.setdefault(t.family, []).append(t)
+    assert len(fams["regular"]) >= 2
+    assert len(fams["normal_crossing"]) >= 5
+    assert any((t.multiplicity or 0) > 1 for t in fams["normal_crossing"])
+    assert any(t.prior.exponents for t in fams["normal_crossing"])
+    assert len(fams["reduced_rank"]) >= 8
+    assert {t.multiplicity for t in fams["reduced_rank"]} == {1, 2}
+    assert len(fams["deep_linear"]) >= 5
+    for t in fams["deep_linear"]:
+        widths = t.params_dict["widths"]
+        assert 3 <= len(widths) - 1 <= 5
+        assert t.rlct < widths[0] * widths[-1] / 2
+    assert sorted(t.params_dict["H"] for t in fams["tanh_zero"]) == [1, 2, 3, 4, 5]
+    assert len(fams["mixture"]) == 2
+    refs = fams["murfet2020_s6"]
+    assert len(refs) == 6 and all(t.kind == "reference" and "not yet reproduced" in t.provenance for t in refs)
+    assert all(t.n_params == 21 for t in refs)
+
+
+@pytest.mark.parametrize("task_id", ALL)
+def test_dataset_shapes_and_seeds(catalog, task_id):
+    task = catalog.get(task_id)
+    data = task.dataset(100, 3)
+    assert data.x.shape == (100, task.model.in_dim) and data.y.shape == (100, task.model.out_dim)
+    again = task.dataset(100, 3)
+    np.testing.assert_array_equal(data.y, again.y)
+    np.testing.assert_array_equal(data.x, again.x)
+    assert not np.array_equal(task.dataset(100, 4).y, data.y)
+
+
+@pytest.mark.parametrize("task_id", ALL)
+def test_rlct_at_most_half_the_dimension(catalog, task_id):
+    task = catalog.get(task_id)
+    lam = task.rlct_value
+    assert lam is not None and 0 < lam <= task.n_params / 2
+
+
+@pytest.mark.parametrize("task_id", ALL)
+def test_truth_has_zero_population_loss(catalog, task_id):
+    """E[n L_n(w₀)]/n equals the entropy of the truth: the residuals at w₀ are pure noise."""
+    task = catalog.get(task_id)
+    n = 20_000
+    data = task.dataset(n, 0)
+    per_point = np.array([task.n_loss_numpy(np.asarray(task.truth), type(data)(data.x[i:i + 1], data.y[i:i + 1], 0))
+                          for i in range(0, 2000)])
+    sigma = task.noise_std
+    entropy = task.model.out_dim * 0.5 * (math.log(2 * math.pi * sigma**2) + 1)
+    se = per_point.std() / math.sqrt(len(per_point))
+    assert abs(per_point.mean() - entropy) < 4 * se
+    if task.w_star is not None:  # w* is a true parameter too
+        at_star = task.n_loss_numpy(np.asarray(task.w_star), data)
+        at_truth = task.n_loss_numpy(np.asarray(task.truth), data)
+        assert at_star == pytest.approx(at_truth, rel=1e-12)
+
+
+def test_exact_tasks_have_w_star_reference_tasks_do_not(catalog):
+    for task in catalog:
+        assert (task.w_star is not None) == (task.kind == "exact")
+
+
+def test_lookup_with_version_and_close_match(catalog):
+    assert catalog.get("rrr/m3-n3-h3-r1@1").key == "rrr/m3-n3-h3-r1@1"
+    with pytest.raises(UnknownNameError, match=r"did you mean rrr/m5-n5-h3-r1\?"):
+        catalog.get("rrr/m5-n5-h3-rl")
+    with pytest.raises(UnknownNameError, match="version 1"):
+        catalog.get("rrr/m3-n3-h3-r1@7")
+
+
+def test_globs_and_suites(catalog):
+    assert {t.family for t in catalog.select(["rrr/*"])} == {"reduced_rank"}
+    smoke = catalog.select([], "smoke")
+    assert 3 <= len(smoke) <= 10
+    with pytest.raises(UnknownNameError, match="valid suites"):
+        catalog.select([], "huge")
+
+
+def _write(tmp_path, body, name="extra.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_extra_catalogue_file_and_env_var(tmp_path, monkeypatch):
+    path = _write(tmp_path, """
+        family = "reduced_rank"
+        [[tasks]]
+        id = "rrr/m4-n4-h2-r1"
+        version = 1
+        params = { M = 4, N = 4, H = 2, r = 1 }
+        rlct = "5"
+        multiplicity = 2
+    """)
+    assert load_catalog([path]).get("rrr/m4-n4-h2-r1").rlct == 5
+    monkeypatch.setenv("SLT_BENCH_CATALOG", str(tmp_path))
+    assert "rrr/m4-n4-h2-r1" in load_catalog().tasks
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ('family = "reduced_rank"\n[[tasks]]\nid = "rrr/x"\nversion = 1\nparams = { M = 3, N = 3, H = 3, r = 1 }\nrlct = "7/2"\n',
+         "disagrees with the exact value 4"),
+        ('family = "reduced_rank"\n[[tasks]]\nid = "rrr/x"\nversion = 1\nparams = { M = 3, N = 3, H = 3, r = 5 }\n',
+         "r must satisfy"),
+        ('family = "nope"\n[[tasks]]\nid = "a/b"\nversion = 1\n', "family must be one of"),
+        ('family = "regular"\n[[tasks]]\nid = "regular/x"\nversion = 1\nparams = { d = 2 }\ncolour = 3\n', "unknown keys"),
+        ('family = "regular"\n[[tasks]]\nid = "regular/x"\nversion = 0\nparams = { d = 2 }\n', "version must be"),
+        ('family = "regular"\n[[tasks]]\nid = "regular/d2"\nversion = 1\nparams = { d = 2 }\n', "already defined"),
+        ('family = "regular"\n[[tasks]\n', "not valid TOML"),
+        ('family = "murfet2020_s6"\n[[tasks]]\nid = "m/x"\nversion = 1\nparams = { m = 3 }\nkind = "reference"\n', "rlct_ref"),
+    ],
+)
+def test_malformed_catalogue_is_a_clear_error(tmp_path, body, fragment):
+    path = _write(tmp_path, body)
+    with pytest.raises(CatalogError, match=fragment):
+        load_catalog([path])
+
+
+def test_missing_catalogue_path(tmp_path):
+    with pytest.raises(CatalogError, match="does not exist"):
+        load_catalog([tmp_path / "nothing.toml"])
