@@ -99,7 +99,13 @@ class TemperedTarget:
             w = self.centre
         else:
             w = np.asarray(self.task.w_star if self.task.w_star is not None else self.task.truth)
-        return self.task.prior.unconstrain(w)
+        w = np.array(w, dtype=np.float64)
+        prior = self.task.prior
+        if prior.exponents:  # φ ∝ |w_j|^h vanishes at 0: start a little off it, where log φ is finite
+            for j, h in enumerate(prior.exponents):
+                if h and w[j] == 0.0:
+                    w[j] = 1e-2 * prior.std
+        return prior.unconstrain(w)
 
     def constrain_numpy(self, z: np.ndarray) -> np.ndarray:
         return self.task.prior.constrain(numpy_ops(), np.asarray(z, dtype=np.float64))[0]

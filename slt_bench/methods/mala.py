@@ -42,7 +42,8 @@ class MALA:
         from numpyro.infer import HMC
 
         def make(potential):
-            return HMC(potential_fn=potential, num_steps=1, target_accept_prob=self.target_accept,
+            return HMC(potential_fn=potential, num_steps=1, trajectory_length=None,
+                       target_accept_prob=self.target_accept,
                        dense_mass=self.dense_mass, adapt_step_size=True)
 
         return run_kernel(target, budget, seed, make, self.chains, self.warmup, self.samples, self.thin,

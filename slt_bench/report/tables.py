@@ -40,6 +40,7 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     # within 2 SE of the sharpest target available: the finite-n one where it exists, else λ
     z = frame["finite_z"].where(frame["finite_z"].notna(), frame["z"])
     frame["within_2se"] = z.abs() <= 2
+    frame["within_3se"] = z.abs() <= 3
     frame["ok"] = frame["status"] == "ok"
     grouped = frame.groupby(["method", "estimator", "family"], sort=True)
     table = grouped.agg(
@@ -48,6 +49,7 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         median_abs_rel_err=("abs_rel", "median"),
         median_abs_rel_err_finite_n=("abs_rel_finite", "median"),
         within_2se=("within_2se", "mean"),
+        within_3se=("within_3se", "mean"),
         grad_evals=("grad_evals", "sum"),
         seconds=("wall_s", "sum"),
     ).reset_index()
@@ -63,18 +65,20 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         median_abs_rel_err=table["median_abs_rel_err"].map(lambda v: _fmt(v, ".1%")),
         median_abs_rel_err_finite_n=table["median_abs_rel_err_finite_n"].map(lambda v: _fmt(v, ".1%")),
         within_2se=table["within_2se"].map(lambda v: f"{v:.0%}"),
+        within_3se=table["within_3se"].map(lambda v: f"{v:.0%}"),
         grad_evals=table["grad_evals"].map(lambda v: f"{v:.3g}"),
         seconds=table["seconds"].map(lambda v: f"{v:.0f}"),
     ).rename(columns={
         "median_abs_rel_err": "median |rel err| vs λ",
         "median_abs_rel_err_finite_n": "median |rel err| vs finite-n",
         "within_2se": "within 2 SE",
+        "within_3se": "within 3 SE",
     })
     header = (
         "# slt-bench leaderboard\n\n"
         "Relative errors against the task's λ and, for tasks with ≤ 3 parameters, against the finite-n\n"
         "target (what the same estimator returns with a perfect sampler on the same dataset). "
-        "'within 2 SE' uses the finite-n target where it exists, else λ. Tasks with m > 1 are biased\n"
+        "'within 2/3 SE' use the finite-n target where it exists, else λ. Tasks with m > 1 are biased\n"
         "low against λ at finite n by ≈ (m−1)/log(nβ) whatever the sampler.\n\n"
     )
     return header + shown.to_markdown(index=False) + "\n"

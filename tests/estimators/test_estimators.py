@@ -1,0 +1,72 @@
+"""Estimators on draws from the exact tempered posterior of a regular task, where λ = d/2 and the
+finite-n value is known in closed form: each must land within 3 SE of it (fixed seed)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from slt_bench.draws import Draws
+from slt_bench.estimators import get_estimator, line_fit
+from slt_bench.errors import SltBenchError, UnknownNameError
+
+
+def test_line_fit_recovers_an_exact_line():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    fit = line_fit(x, 5.0 + 2.5 * x, np.full(4, 0.1))
+    assert fit["slope"] == pytest.approx(2.5) and fit["intercept"] == pytest.approx(5.0)
+    assert fit["r2"] == pytest.approx(1.0)
+
+
+def _exact_draws(task, data, post, rng, chains=4, draws=4000):
+    """Independent draws from the Gaussian tempered (and optionally localised) posterior."""
+    x, y, s2, p2 = data.x, data.y[:, 0], task.noise_std**2, task.prior.std**2
+    prec = post.beta * x.T @ x / s2 + np.eye(x.shape[1]) / p2
+    rhs = post.beta * x.T @ y / s2
+    if post.gamma:
+        prec = prec + post.gamma * np.eye(x.shape[1])
+        rhs = rhs + post.gamma * np.asarray(post.centre)
+    cov = np.linalg.inv(prec)
+    w = rng.multivariate_normal(cov @ rhs, cov, size=(chains, draws))
+    return Draws(task.n_loss_numpy(w, data), 0.0, 0.0)
+
+
+@pytest.mark.parametrize("name", ["multi-beta", "variance", "local"])
+def test_estimators_hit_their_finite_n_target_with_exact_draws(catalog, name):
+    task = catalog.get("regular/d2")
+    data = task.dataset(10_000, 0)
+    est = get_estimator(name)
+    posts = est.posteriors(task, data)
+    rng = np.random.default_rng(42)
+    draws = [_exact_draws(task, data, p, rng) for p in posts]
+    result = est.estimate(task, data, posts, draws)
+    target = est.finite_n_target(task, data, posts, result)
+    assert math.isfinite(result.se) and result.se > 0
+    assert abs(result.rlct_hat - target) < 3 * result.se, (result, target)
+    if name != "local":  # the global estimators' finite-n value is d/2 up to O(1/n) on a regular model
+        assert target == pytest.approx(1.0, abs=0.02)
+
+
+def test_multi_beta_default_grid_is_the_seed_papers():
+    est = get_estimator("multi-beta")
+    n = 1000
+    betas = est.betas(n)
+    b0, spread = 1 / math.log(n), 1 / math.sqrt(2 * math.log(n))
+    assert len(betas) == 5
+    assert betas[0] == pytest.approx(b0 * (1 - spread)) and betas[-1] == pytest.approx(b0 * (1 + spread))
+    assert betas[2] == pytest.approx(b0)
+
+
+def test_unknown_estimator_and_bad_options():
+    with pytest.raises(UnknownNameError, match="multi-beta, variance, local"):
+        get_estimator("wbic")
+    with pytest.raises(SltBenchError, match="fit must be one of"):
+        get_estimator("multi-beta", fit="lasso")
+    with pytest.raises(SltBenchError, match="gamma"):
+        get_estimator("local", gamma=-1.0)
+
+
+def test_local_estimator_needs_w_star(catalog):
+    task = catalog.get("murfet2020/relu-m3")
+    with pytest.raises(SltBenchError, match="no w"):
+        get_estimator("local").posteriors(task, task.dataset(100, 0))

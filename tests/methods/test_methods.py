@@ -1,0 +1,111 @@
+"""Every method on small tasks with known finite-n answers; statuses instead of exceptions."""
+
+import numpy as np
+import pytest
+
+from slt_bench.draws import Draws
+from slt_bench.errors import SltBenchError, UnknownNameError
+from slt_bench.estimators import get_estimator
+from slt_bench.methods import get_method, make_method, method_names
+from slt_bench.target import Budget, TemperedTarget
+
+FAST = {
+    "sgld": {"chains": 4, "warmup": 1000, "steps": 4000},
+    "nuts": {"chains": 2, "warmup": 300, "samples": 1500, "target_accept": 0.95},
+    "mala": {"chains": 2, "warmup": 1000, "samples": 4000},
+}
+
+
+def _estimate(catalog, task_id, method, hyper, estimator, seed=0, n=10_000):
+    task = catalog.get(task_id)
+    data = task.dataset(n, seed)
+    est = get_estimator(estimator)
+    posts = est.posteriors(task, data)
+    m = make_method(method, hyper)
+    draws = [m.sample(TemperedTarget(task, data, p.beta, p.centre, p.gamma), Budget(1e7), 11 + i)
+             for i, p in enumerate(posts)]
+    result = est.estimate(task, data, posts, draws)
+    return result, est.finite_n_target(task, data, posts, result), draws
+
+
+def test_builtin_methods_registered():
+    assert {"sgld", "nuts", "mala"} <= set(method_names())
+    assert get_method("sgld").name == "sgld"
+    with pytest.raises(UnknownNameError, match="did you mean sgld"):
+        get_method("sgdl")
+
+
+def test_bad_hyperparameters_are_clear():
+    with pytest.raises(SltBenchError, match="unknown hyperparameters \\['temperature'\\]"):
+        make_method("sgld", {"temperature": 1.0})
+    with pytest.raises(SltBenchError, match="chains must be a positive integer"):
+        make_method("nuts", {"chains": 0})
+    with pytest.raises(SltBenchError, match="scheme must be one of"):
+        make_method("sgld", {"scheme": "rk4"})
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_every_method_returns_draws(catalog, method):
+    task = catalog.get("nc/k1-1")
+    data = task.dataset(1000, 0)
+    target = TemperedTarget(task, data, 0.15)
+    draws = make_method(method, FAST[method]).sample(target, Budget(1e7), 0)
+    assert isinstance(draws, Draws) and draws.status == "ok", draws.reason
+    assert draws.n_loss.ndim == 2 and draws.n_loss.shape[0] == FAST[method]["chains"]
+    assert draws.grad_evals > 0 and draws.wall_s > 0
+    assert np.isfinite(draws.diagnostics["ess"]) and np.isfinite(draws.diagnostics["rhat"])
+
+
+@pytest.mark.parametrize("task_id, estimator", [("regular/d2", "variance"), ("regular/d2", "local"), ("nc/k1-1", "local")])
+def test_sgld_default_rule_hits_the_finite_n_target(catalog, task_id, estimator):
+    """Fast statistical check (the full study is the slow suite): within 3 SE, fixed seeds.
+
+    Not nc/k1-3, nc/k2 or the variance estimator on nc/k1-1: there the default rule leaves a
+    bias of 2–5 SE at these run lengths, a known failure recorded in the issue notes, not hidden
+    by a loose test.
+    """
+    result, target, draws = _estimate(catalog, task_id, "sgld", FAST["sgld"], estimator)
+    assert all(d.status == "ok" for d in draws)
+    assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
+
+
+def test_nuts_hits_the_finite_n_target(catalog):
+    result, target, draws = _estimate(catalog, "regular/d2", "nuts", FAST["nuts"], "variance")
+    assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
+    assert draws[0].diagnostics["divergences"] == 0
+
+
+def test_mala_hits_the_finite_n_target(catalog):
+    result, target, _ = _estimate(catalog, "regular/d2", "mala", FAST["mala"], "local")
+    assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
+
+
+@pytest.mark.parametrize("method", ["sgld", "mala"])
+def test_same_seed_same_numbers(catalog, method):
+    a, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
+    b, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
+    assert a.rlct_hat == b.rlct_hat and a.se == b.se
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_budget_exceeded_is_a_status(catalog, method):
+    task = catalog.get("regular/d2")
+    target = TemperedTarget(task, task.dataset(500, 0), 0.2)
+    draws = make_method(method, FAST[method]).sample(target, Budget(50), 0)
+    assert draws.status == "budget_exceeded" and "budget" in draws.reason
+    assert draws.grad_evals <= 50
+
+
+def test_vanishing_prior_starts_where_it_is_finite(catalog):
+    task = catalog.get("nc/k1-1-h1-0")
+    target = TemperedTarget(task, task.dataset(1000, 0), 0.15)
+    draws = make_method("sgld", FAST["sgld"]).sample(target, Budget(1e7), 0)
+    assert draws.status == "ok", draws.reason
+
+
+def test_divergence_is_a_status_not_a_crash(catalog):
+    task = catalog.get("nc/k1-3")
+    target = TemperedTarget(task, task.dataset(1000, 0), 0.2)
+    draws = make_method("sgld", {"step_size": 50.0, "tamed": False, "warmup": 0, "steps": 200}).sample(
+        target, Budget(1e6), 0)
+    assert draws.status in ("nan", "diverged") and draws.reason

@@ -1,0 +1,136 @@
+"""The command line and the results store, as a user meets them."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+CLI = [sys.executable, "-m", "slt_bench.cli"]
+
+
+def sh(*args, cwd=None, check=True):
+    proc = subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=cwd, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_list_json_has_the_promised_keys():
+    items = json.loads(sh("list", "--json").stdout)
+    by_id = {i["id"]: i for i in items}
+    rrr = by_id["rrr/m3-n3-h3-r1"]
+    assert rrr["rlct"] == "4" and rrr["multiplicity"] == 1 and rrr["n_params"] == 18
+    assert rrr["params"] == {"M": 3, "N": 3, "H": 3, "r": 1} and rrr["family"] == "reduced_rank"
+    assert by_id["rrr/m3-n3-h3-r0"]["rlct"] == "7/2"
+    assert by_id["murfet2020/relu-m3"]["rlct"] is None and by_id["murfet2020/relu-m3"]["kind"] == "reference"
+
+
+def test_list_table_and_methods():
+    out = sh("list").stdout
+    assert "rrr/m3-n3-h3-r1@1" in out and "7/2 (3.5)" in out
+    assert "sgld" in sh("list", "methods").stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["theory", "reduced-rank", "--M", "3", "--N", "3", "--H", "3", "--r", "1"], "λ = 4 (4), m = 1"),
+        (["theory", "deep-linear", "--widths", "3,2,2,3", "--r", "0"], "λ = 2 (2), m = 3"),
+        (["theory", "tanh-zero", "--H", "2"], "λ = 2/3"),
+        (["theory", "normal-crossing", "--k", "1,3"], "λ = 1/6"),
+        (["theory", "regular", "--d", "4"], "λ = 2 (2), m = 1"),
+        (["theory", "mixture", "--kind", "fixed-weight"], "λ = 3/4"),
+    ],
+)
+def test_theory_verbs(args, expected):
+    assert expected in sh(*args).stdout
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["theory", "reduced-rank", "--M", "3", "--N", "3", "--H", "3", "--r", "9"], "r must satisfy"),
+        (["theory", "reduced-rank", "--M", "x", "--N", "3", "--H", "3", "--r", "1"], "not a valid integer"),
+        (["theory", "nonsense"], "No such command"),
+        (["run", "--method", "nope"], "valid methods"),
+        (["run", "--method", "sgld", "--task", "rrr/zzz"], "valid ids"),
+        (["run", "--method", "sgld", "--estimator", "wbic"], "valid estimators"),
+        (["run", "--method", "sgld", "--task", "rrr/m3-n3-h3-r1", "--seeds", "0"], "--seeds"),
+        (["run", "--method", "sgld", "--tier", "huge"], "huge"),
+        (["list", "--catalog", "/nonexistent.toml"], "does not exist"),
+        (["report", "--store", "/nonexistent/x.sqlite"], "no results store"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, fragment, tmp_path):
+    proc = sh(*args, check=False, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_catalogue_via_cli(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('family = "regular"\n[[tasks]]\nid = "regular/x"\nversion = 1\nparams = { d = 2 }\nrlct = "3"\n')
+    proc = sh("list", "--catalog", str(bad), check=False)
+    assert proc.returncode == 2 and "disagrees" in proc.stderr
+
+
+RUN = ["run", "--method", "sgld", "--task", "nc/k1-1", "--n", "1000", "--estimator", "variance"]
+
+
+def test_run_stores_skips_and_forces(tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    first = json.loads(sh(*RUN, "--seeds", "2", "--store", store, "--json").stdout)
+    assert len(first) == 2 and {r["seed"] for r in first} == {0, 1}
+    row = first[0]
+    for key in ("task", "method", "seed", "estimator", "rlct", "rlct_hat", "se", "status", "grad_evals", "wall_s"):
+        assert key in row
+    assert row["status"] == "ok" and row["rlct"] == "1/2" and row["finite_target"] is not None
+    second = json.loads(sh(*RUN, "--seeds", "2", "--store", store, "--json").stdout)
+    assert [r["wall_s"] for r in second] == [r["wall_s"] for r in first]  # skipped, not recomputed
+    forced = json.loads(sh(*RUN, "--seeds", "1", "--store", store, "--json", "--force").stdout)
+    assert forced[0]["rlct_hat"] == first[0]["rlct_hat"]  # same seed, same numbers
+    con = sqlite3.connect(store)
+    (versions, commit, hyper) = con.execute("SELECT versions, git_commit, hyper FROM cells LIMIT 1").fetchone()
+    assert "torch" in json.loads(versions) and commit and "chains" in json.loads(hyper)
+    report = sh("report", "--store", store).stdout
+    assert "| sgld" in report and "normal_crossing" in report
+
+
+def test_table_output(tmp_path):
+    out = sh(*RUN, "--store", str(tmp_path / "t.sqlite")).stdout
+    assert "λ̂ ± SE" in out and "nc/k1-1" in out and "finite-n" in out
+
+
+def test_sigkill_loses_nothing(tmp_path):
+    store = tmp_path / "k.sqlite"
+    args = CLI + RUN + ["--seeds", "8", "--store", str(store), "--json"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.time() + 300
+    rows = 0
+    while time.time() < deadline and rows < 2:
+        time.sleep(0.2)
+        if store.exists():
+            try:
+                with sqlite3.connect(store) as con:
+                    rows = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+            except sqlite3.OperationalError:
+                rows = 0
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert rows >= 2
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        before = dict(con.execute("SELECT key, rlct_hat FROM cells").fetchall())
+    assert len(before) >= 2 and all(v is not None for v in before.values())
+    after = json.loads(sh(*RUN, "--seeds", "8", "--store", str(store), "--json").stdout)
+    assert len(after) == 8
+    with sqlite3.connect(store) as con:
+        again = dict(con.execute("SELECT key, rlct_hat FROM cells").fetchall())
+    assert all(again[k] == v for k, v in before.items())
