@@ -77,8 +77,11 @@ def _int_list(text: str) -> list[int]:
         raise SltBenchError(f"expected a comma-separated list of integers like 3,2,2,3; got {text!r}") from None
 
 
-def _print_rlct(result: tuple[Fraction, int]) -> None:
-    lam, m = result
+def _print_rlct(fn, *args: Any) -> None:
+    try:
+        lam, m = fn(*args)
+    except ValueError as err:  # the theory functions say what is allowed
+        raise SltBenchError(str(err)) from None
     click.echo(f"λ = {lam} ({float(lam):.6g}), m = {m}")
 
 
@@ -92,7 +95,7 @@ def theory() -> None:
 def theory_regular(d: int) -> None:
     from slt_bench.theory import regular
 
-    _print_rlct(regular(d))
+    _print_rlct(regular, d)
 
 
 @theory.command("normal-crossing")
@@ -101,7 +104,7 @@ def theory_regular(d: int) -> None:
 def theory_nc(k: str, h: str | None) -> None:
     from slt_bench.theory import normal_crossing
 
-    _print_rlct(normal_crossing(_int_list(k), _int_list(h) if h else None))
+    _print_rlct(normal_crossing, _int_list(k), _int_list(h) if h else None)
 
 
 @theory.command("reduced-rank")
@@ -112,7 +115,7 @@ def theory_nc(k: str, h: str | None) -> None:
 def theory_rrr(M: int, N: int, H: int, r: int) -> None:
     from slt_bench.theory import reduced_rank
 
-    _print_rlct(reduced_rank(M, N, H, r))
+    _print_rlct(reduced_rank, M, N, H, r)
 
 
 @theory.command("deep-linear")
@@ -121,7 +124,7 @@ def theory_rrr(M: int, N: int, H: int, r: int) -> None:
 def theory_dln(widths: str, r: int) -> None:
     from slt_bench.theory import deep_linear
 
-    _print_rlct(deep_linear(_int_list(widths), r))
+    _print_rlct(deep_linear, _int_list(widths), r)
 
 
 @theory.command("tanh-zero")
@@ -129,7 +132,7 @@ def theory_dln(widths: str, r: int) -> None:
 def theory_tanh(H: int) -> None:
     from slt_bench.theory import tanh_zero
 
-    _print_rlct(tanh_zero(H))
+    _print_rlct(tanh_zero, H)
 
 
 @theory.command("mixture")
@@ -137,7 +140,7 @@ def theory_tanh(H: int) -> None:
 def theory_mixture(kind: str) -> None:
     from slt_bench.theory import mixture_zero
 
-    _print_rlct(mixture_zero(kind))
+    _print_rlct(mixture_zero, kind)
 
 
 # ---- run --------------------------------------------------------------------------------
