@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from slt_bench.draws import Draws
 from slt_bench.methods._numpyro import run_kernel
+from slt_bench.methods._validate import non_negative_int, open_unit, positive_ints
 from slt_bench.target import Budget, TemperedTarget
 
 
@@ -31,14 +32,9 @@ class NUTS:
     name: ClassVar[str] = "nuts"
 
     def __post_init__(self) -> None:
-        for f in ("chains", "samples", "thin", "chunks", "max_tree_depth"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{f} must be a positive integer, got {v!r}")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
-        if not 0 < self.target_accept < 1:
-            raise ValueError(f"target_accept must lie in (0, 1), got {self.target_accept}")
+        positive_ints(self, "chains", "samples", "thin", "chunks", "max_tree_depth")
+        non_negative_int(self, "warmup")
+        open_unit(self, "target_accept")
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
         from numpyro.infer import NUTS as NumpyroNUTS

@@ -35,6 +35,7 @@ import numpy as np
 
 from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
+from slt_bench.methods._validate import non_negative_int, open_unit, positive_ints
 from slt_bench.target import Budget, TemperedTarget
 
 SCHEMES = ("lm", "euler")
@@ -58,20 +59,15 @@ class SGLD:
     name: ClassVar[str] = "sgld"
 
     def __post_init__(self) -> None:
-        for field_name in ("chains", "steps", "thin"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field_name} must be a positive integer, got {value!r}")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
+        positive_ints(self, "chains", "steps", "thin")
+        non_negative_int(self, "warmup")
+        open_unit(self, "target_accept")
         if self.step_size is None and self.warmup < 10:
             raise ValueError("warmup must be at least 10 steps when the step size is calibrated (step_size unset)")
         if self.step_size is not None and not self.step_size > 0:
             raise ValueError(f"step_size must be positive, got {self.step_size}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
-        if not 0 < self.target_accept < 1:
-            raise ValueError(f"target_accept must lie in (0, 1), got {self.target_accept}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or unset, got {self.batch_size!r}")
 
