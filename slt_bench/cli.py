@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import click
 
@@ -155,9 +155,11 @@ def theory_mixture(kind: str) -> None:
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local worker processes.")
 @click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a preset hyperparameter, VALUE in TOML syntax (repeatable), e.g. --set target_accept=0.99.")
 @click.option("--force", is_flag=True, help="Recompute cells already in the store.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of the cells instead of a table.")
-def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, force, as_json) -> None:
+def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, overrides, force, as_json) -> None:
     """Run a method over tasks × seeds, store every cell, print λ̂ against λ."""
     from tqdm import tqdm
 
@@ -167,7 +169,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_p
     from slt_bench.tasks import load_catalog
 
     catalog = load_catalog(catalogs)
-    cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs)
+    cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, _parse_overrides(overrides))
     store = ResultStore(store_path or DEFAULT_PATH)
 
     def bar(total: int):
@@ -183,6 +185,24 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_p
         return
     click.echo(run_table(rows).to_string(index=False))
     click.echo(f"\n{len(rows)} cells; results stored in {store.path} (`slt-bench report` for the leaderboard)")
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["chains=8", "dense_mass=true"]`` → ``{"chains": 8, "dense_mass": True}`` (TOML values;
+    a bare word that is not TOML is taken as a string)."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise SltBenchError(f"--set expects KEY=VALUE with KEY a hyperparameter name, got {item!r}")
+        try:
+            out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw.strip()
+    return out
 
 
 def _json_default(value: Any) -> Any:

@@ -171,42 +171,71 @@ class TemperedTarget:
         return logp.detach(), grad, nl.detach()
 
     # ---- JAX -------------------------------------------------------------------------------
-    @cached_property
-    def _jax_data(self) -> dict[str, Any]:
-        jops = jax_ops()  # enables float64 before any array is made
-        del jops
+    # The JAX potential is a module-level function of (static, z, args): ``static`` holds the
+    # hashable parts (model, prior, noise, whether to use sufficient statistics), ``args`` the
+    # arrays (β, γ, centre, data). A kernel compiled once for a task shape is therefore reused
+    # across β values, datasets and seeds instead of being re-traced for every posterior.
+    def jax_parts(self) -> tuple["JaxStatic", dict[str, Any]]:
+        """(static, args) such that ``jax_logdensity(static, z, args)`` is log p_β(z)."""
+        jax_ops()  # enables float64 before any array is made
         import jax.numpy as jnp
 
-        out: dict[str, Any] = {"x": jnp.asarray(self.data.x), "y": jnp.asarray(self.data.y)}
+        static = JaxStatic(self.task.model, self.task.prior, float(self.task.noise_std), self.use_stats,
+                           int(self.data.y.shape[1]))
+        args: dict[str, Any] = {
+            "beta": jnp.asarray(self.beta), "gamma": jnp.asarray(self.gamma), "n": jnp.asarray(float(self.n)),
+            "centre": jnp.asarray(self.centre if self.centre is not None else np.zeros(self.dim)),
+        }
         if self.use_stats:
             s = self._stats_numpy
-            out["stats"] = SufficientStats(jnp.asarray(s.xtx), jnp.asarray(s.xty), s.yty, s.n, s.out_dim)
-        if self.centre is not None:
-            out["centre"] = jnp.asarray(self.centre)
-        return out
+            args.update(xtx=jnp.asarray(s.xtx), xty=jnp.asarray(s.xty), yty=jnp.asarray(s.yty))
+        else:
+            args.update(x=jnp.asarray(self.data.x), y=jnp.asarray(self.data.y))
+        return static, args
 
     def n_loss_jax(self, w: Any) -> Any:
         """n L_n(w) as a pure JAX function of w (..., d)."""
-        jd, model, sigma = self._jax_data, self.task.model, self.task.noise_std
-        if self.use_stats:
-            return n_loss_from_stats(jax_ops(), model, w, jd["stats"], sigma)
-        return n_loss(jax_ops(), model, w, jd["x"], jd["y"], sigma)
+        static, args = self.jax_parts()
+        return _jax_n_loss_w(static, w, args)
 
     def logdensity_jax_fn(self) -> Callable[[Any], Any]:
         """A pure JAX function z (d,) → log p_β(z) up to a constant (for numpyro/blackjax)."""
-        ops, prior, beta, gamma = jax_ops(), self.task.prior, self.beta, self.gamma
-        centre = self._jax_data.get("centre")
-
-        def logdensity(z: Any) -> Any:
-            w, log_jac = prior.constrain(ops, z)
-            logp = -beta * self.n_loss_jax(w) + prior.log_density(ops, w) + log_jac
-            if gamma > 0:
-                logp = logp - 0.5 * gamma * ((w - centre) ** 2).sum(-1)
-            return logp
-
-        return logdensity
+        static, args = self.jax_parts()
+        return lambda z: jax_logdensity(static, z, args)
 
     def n_loss_of_z_jax_fn(self) -> Callable[[Any], Any]:
         """A pure JAX function z (..., d) → n L_n(w(z))."""
-        ops, prior = jax_ops(), self.task.prior
-        return lambda z: self.n_loss_jax(prior.constrain(ops, z)[0])
+        static, args = self.jax_parts()
+        return lambda z: jax_n_loss(static, z, args)
+
+
+@dataclass(frozen=True)
+class JaxStatic:
+    """The hashable half of a JAX potential: what a compiled kernel may be specialised on."""
+
+    model: Any
+    prior: Any
+    noise_std: float
+    use_stats: bool
+    out_dim: int
+
+
+def _jax_n_loss_w(static: JaxStatic, w: Any, args: dict[str, Any]) -> Any:
+    ops = jax_ops()
+    if static.use_stats:
+        stats = SufficientStats(args["xtx"], args["xty"], args["yty"], args["n"], static.out_dim)
+        return n_loss_from_stats(ops, static.model, w, stats, static.noise_std)
+    return n_loss(ops, static.model, w, args["x"], args["y"], static.noise_std)
+
+
+def jax_n_loss(static: JaxStatic, z: Any, args: dict[str, Any]) -> Any:
+    """n L_n(w(z)) for sampler coordinates z (..., d)."""
+    return _jax_n_loss_w(static, static.prior.constrain(jax_ops(), z)[0], args)
+
+
+def jax_logdensity(static: JaxStatic, z: Any, args: dict[str, Any]) -> Any:
+    """log p_β(z) up to a constant: −β n L_n(w) + log φ(w) + log|dw/dz| − γ/2 ||w − w*||²."""
+    ops, prior = jax_ops(), static.prior
+    w, log_jac = prior.constrain(ops, z)
+    logp = -args["beta"] * _jax_n_loss_w(static, w, args) + prior.log_density(ops, w) + log_jac
+    return logp - 0.5 * args["gamma"] * ((w - args["centre"]) ** 2).sum(-1)

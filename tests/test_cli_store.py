@@ -64,6 +64,9 @@ def test_theory_verbs(args, expected):
         (["run", "--method", "sgld", "--tier", "huge"], "huge"),
         (["list", "--catalog", "/nonexistent.toml"], "does not exist"),
         (["report", "--store", "/nonexistent/x.sqlite"], "no results store"),
+        (["run", "--method", "sgld", "--set", "temperature=1"], "unknown hyperparameters ['temperature']"),
+        (["run", "--method", "sgld", "--set", "chains=-1"], "chains must be a positive integer"),
+        (["run", "--method", "sgld", "--set", "chains"], "--set expects KEY=VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, fragment, tmp_path):
@@ -101,6 +104,16 @@ def test_run_stores_skips_and_forces(tmp_path):
     assert "torch" in json.loads(versions) and commit and "chains" in json.loads(hyper)
     report = sh("report", "--store", store).stdout
     assert "| sgld" in report and "normal_crossing" in report
+
+
+def test_set_overrides_a_hyperparameter_and_is_stored_apart(tmp_path):
+    store = str(tmp_path / "o.sqlite")
+    base = json.loads(sh(*RUN, "--store", store, "--json").stdout)[0]
+    over = json.loads(sh(*RUN, "--store", store, "--json", "--set", "target_accept=0.9").stdout)[0]
+    assert over["preset_hash"] != base["preset_hash"] and over["rlct_hat"] != base["rlct_hat"]
+    con = sqlite3.connect(store)
+    hypers = [json.loads(h) for (h,) in con.execute("SELECT hyper FROM cells ORDER BY created_at")]
+    assert len(hypers) == 2 and hypers[1]["target_accept"] == 0.9 and "target_accept" not in hypers[0]
 
 
 def test_table_output(tmp_path):

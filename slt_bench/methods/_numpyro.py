@@ -1,22 +1,68 @@
-"""Shared harness for numpyro kernels (NUTS, MALA): chains, warm-up, budget, diagnostics."""
+"""Shared harness for numpyro kernels (NUTS, MALA): chains, warm-up, budget, diagnostics.
+
+The kernels come from numpyro's functional interface (:func:`numpyro.infer.hmc.hmc`) with a
+potential *generator*: the potential is ``−jax_logdensity(static, z, args)`` where ``args``
+carries β, γ, the centre and the data as arrays. Warm-up and sampling are each one
+``jax.jit``-compiled ``lax.scan``, cached per (task shape, kernel options), so the compile cost
+is paid once per task shape rather than once per tempered posterior (numpyro's ``MCMC`` with a
+``potential_fn`` closure re-traces for every new closure, about 10 s a posterior here).
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
-from slt_bench.target import Budget, TemperedTarget
+from slt_bench.target import Budget, JaxStatic, TemperedTarget, jax_logdensity, jax_n_loss
+
+
+@lru_cache(maxsize=64)
+def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...], warmup: int, length: int, thin: int):
+    """(warm, draw): jitted warm-up and sampling scans for one task shape and kernel setting."""
+    import jax
+    from numpyro.infer.hmc import hmc
+
+    def potential_gen(args):
+        return lambda z: -jax_logdensity(static, z, args)
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo=algo)
+    opts = dict(options)
+
+    @jax.jit
+    def warm(key, z0, args):
+        state = init_kernel(z0, warmup, model_args=(args,), rng_key=key, **opts)
+
+        def body(s, _):
+            s = sample_kernel(s, model_args=(args,))
+            return s, s.num_steps
+
+        state, steps = jax.lax.scan(body, state, None, length=warmup)
+        return state, steps.sum()
+
+    @jax.jit
+    def draw(state, args):
+        def body(s, _):
+            s = sample_kernel(s, model_args=(args,))
+            return s, (s.z, s.num_steps, s.diverging, s.accept_prob)
+
+        state, (z, steps, div, acc) = jax.lax.scan(body, state, None, length=length * thin)
+        z = z[thin - 1 :: thin]
+        return state, jax.vmap(lambda zi: jax_n_loss(static, zi, args))(z), z, steps.sum(), div.sum(), acc.mean()
+
+    return warm, draw
 
 
 def run_kernel(
     target: TemperedTarget,
     budget: Budget,
     seed: int,
-    make_kernel: Callable[[Callable[[Any], Any]], Any],
+    algo: str,
+    options: dict[str, Any],
     chains: int,
     warmup: int,
     samples: int,
@@ -25,52 +71,53 @@ def run_kernel(
     max_divergence_rate: float,
     keep_params: bool,
 ) -> Draws:
-    """Run ``chains`` sequential chains of a numpyro kernel on the target's potential −log p_β.
+    """Run ``chains`` sequential chains of numpyro's ``algo`` ("NUTS" or "HMC") on −log p_β.
 
-    Warm-up, then sampling in ``chunks`` pieces; each leapfrog step is one gradient evaluation,
-    charged to the target after each piece, so a run stops at the first piece past its budget.
+    Sequential chains beat vmapped ones for NUTS on a CPU (the longest trajectory sets the pace
+    of a vectorised step). Warm-up, then sampling in ``chunks`` pieces; every leapfrog step is
+    one gradient evaluation, charged after each piece, so a run stops at the first piece past
+    its budget.
     """
     import jax
     import jax.numpy as jnp
-    from numpyro.infer import MCMC
 
     start = time.perf_counter()
-    logdensity = target.logdensity_jax_fn()
-    kernel = make_kernel(lambda z: -logdensity(z))
+    static, args = target.jax_parts()
     per_chunk = max(1, -(-samples // chunks))
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=per_chunk, num_chains=chains, thinning=thin,
-                chain_method="sequential", progress_bar=False)
-    z0 = np.broadcast_to(target.initial_point(), (chains, target.dim)).copy()
-    init = jnp.asarray(z0[0] if chains == 1 else z0)  # numpyro reads a leading axis as chains only when > 1
-    key = jax.random.PRNGKey(int(seed))
-    nl_fn = jax.jit(jax.vmap(jax.vmap(target.n_loss_of_z_jax_fn())))
-    pieces, params, divergent, steps_total, accept = [], [], 0, 0, []
+    warm, draw = _compiled(static, algo, tuple(sorted(options.items())), warmup, per_chunk, thin)
+    z0 = jnp.asarray(target.initial_point())
+    keys = jax.random.split(jax.random.PRNGKey(int(seed)), chains)
+    losses, params = [[] for _ in range(chains)], [[] for _ in range(chains)]
+    divergent, steps_total, accept, step_sizes = 0, 0.0, [], []
     status, reason = "ok", ""
     with target.metered(budget):
         try:
-            mcmc.warmup(key, init_params=init, extra_fields=("num_steps",), collect_warmup=True)
-            target.charge(float(np.sum(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])))
-            drawn = 0
-            while drawn < samples:
-                mcmc.post_warmup_state = mcmc.last_state
-                mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=("num_steps", "diverging", "accept_prob"))
-                extra = mcmc.get_extra_fields(group_by_chain=True)
-                steps = float(np.sum(extra["num_steps"]))
-                steps_total += steps
-                target.charge(steps)
-                z = mcmc.get_samples(group_by_chain=True)
-                z = z.reshape(chains, -1, target.dim)
-                pieces.append(np.asarray(nl_fn(z)))
-                if keep_params:
-                    params.append(target.constrain_numpy(np.asarray(z)))
-                divergent += int(np.sum(extra["diverging"]))
-                accept.append(float(np.mean(extra["accept_prob"])))
-                drawn += per_chunk
+            for c in range(chains):
+                state, steps = warm(keys[c], z0, args)
+                target.charge(float(steps))
+                step_sizes.append(float(state.adapt_state.step_size))
+                drawn = 0
+                while drawn < samples:
+                    state, nl, z, steps, div, acc = draw(state, args)
+                    target.charge(float(steps))
+                    steps_total += float(steps)
+                    losses[c].append(np.asarray(nl))
+                    if keep_params:
+                        params[c].append(target.constrain_numpy(np.asarray(z)))
+                    divergent += int(div)
+                    accept.append(float(acc))
+                    drawn += per_chunk
         except BudgetExceeded as err:
             status, reason = "budget_exceeded", str(err)
         grad_evals = target.grad_evals
-    n_loss = np.concatenate(pieces, axis=1) if pieces else np.full((chains, 0), np.nan)
-    diag: dict[str, Any] = {"divergences": divergent, "accept_prob": float(np.mean(accept)) if accept else float("nan")}
+    done = [np.concatenate(parts) for parts in losses if parts]
+    width = min((len(x) for x in done), default=0)
+    n_loss = np.stack([x[:width] for x in done]) if done and width else np.full((chains, 0), np.nan)
+    diag: dict[str, Any] = {
+        "divergences": divergent,
+        "accept_prob": float(np.mean(accept)) if accept else float("nan"),
+        "step_size": float(np.mean(step_sizes)) if step_sizes else float("nan"),
+    }
     n_draws = n_loss.size
     if n_draws:
         diag["divergence_rate"] = divergent / n_draws
@@ -81,5 +128,7 @@ def run_kernel(
         status, reason = "diverged", f"{divergent} of {n_draws} transitions diverged (limit {max_divergence_rate:.0%})"
     if n_loss.shape[1] > 0 and status in ("ok", "diverged"):
         diag.update(chain_diagnostics(n_loss))
-    return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag,
-                 np.concatenate(params, axis=1) if params else None)
+    kept = None
+    if keep_params and all(params):
+        kept = np.stack([np.concatenate(p)[:width] for p in params])
+    return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag, kept)

@@ -35,12 +35,7 @@ class MALA:
         open_unit(self, "target_accept")
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
-        from numpyro.infer import HMC
-
-        def make(potential):
-            return HMC(potential_fn=potential, num_steps=1, trajectory_length=None,
-                       target_accept_prob=self.target_accept,
-                       dense_mass=self.dense_mass, adapt_step_size=True)
-
-        return run_kernel(target, budget, seed, make, self.chains, self.warmup, self.samples, self.thin,
-                          self.chunks, self.max_divergence_rate, self.keep_params)
+        options = {"num_steps": 1, "trajectory_length": None, "target_accept_prob": self.target_accept,
+                   "dense_mass": self.dense_mass}
+        return run_kernel(target, budget, seed, "HMC", options, self.chains, self.warmup, self.samples,
+                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params)

@@ -37,11 +37,7 @@ class NUTS:
         open_unit(self, "target_accept")
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
-        from numpyro.infer import NUTS as NumpyroNUTS
-
-        def make(potential):
-            return NumpyroNUTS(potential_fn=potential, target_accept_prob=self.target_accept,
-                               dense_mass=self.dense_mass, max_tree_depth=self.max_tree_depth)
-
-        return run_kernel(target, budget, seed, make, self.chains, self.warmup, self.samples, self.thin,
-                          self.chunks, self.max_divergence_rate, self.keep_params)
+        options = {"target_accept_prob": self.target_accept, "dense_mass": self.dense_mass,
+                   "max_tree_depth": self.max_tree_depth}
+        return run_kernel(target, budget, seed, "NUTS", options, self.chains, self.warmup, self.samples,
+                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params)

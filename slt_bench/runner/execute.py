@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from slt_bench.errors import SltBenchError
 from slt_bench.estimators import get_estimator
-from slt_bench.methods import get_method
+from slt_bench.methods import get_method, make_method
 from slt_bench.runner.cell import CellSpec, run_cell
-from slt_bench.runner.presets import load_preset
+from slt_bench.runner.presets import Preset, load_preset
 from slt_bench.store import ResultStore
 from slt_bench.tasks import Catalog
 
@@ -25,11 +25,19 @@ def expand_grid(
     tier: str,
     estimator: str,
     catalogs: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[CellSpec]:
-    """Tasks × seeds for one method preset and estimator, validated before anything runs."""
+    """Tasks × seeds for one method preset and estimator, validated before anything runs.
+
+    ``overrides`` replace preset hyperparameters (``--set key=value``); the preset hash covers
+    them, so an overridden run is stored beside, never on top of, the preset's own cells.
+    """
     get_method(method)  # fails early, naming the valid methods
     get_estimator(estimator)
     preset = load_preset(method, tier)
+    if overrides:
+        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
+    make_method(method, preset.hyper)  # a bad hyperparameter fails here, not in a worker
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SltBenchError(f"--seeds must be a positive integer, got {seeds!r}")
     if n is not None and (not isinstance(n, int) or n < 2):

@@ -75,6 +75,24 @@ def test_nuts_hits_the_finite_n_target(catalog):
     assert draws[0].diagnostics["divergences"] == 0
 
 
+def test_nuts_compiles_once_per_task_shape(catalog):
+    """The kernel is specialised on the task shape only: a new β or dataset reuses it (and the
+    β really is an argument: the draws at a hotter β sit at a higher n L_n)."""
+    from slt_bench.methods._numpyro import _compiled
+
+    task = catalog.get("nc/k1-2")
+    nuts = make_method("nuts", {"chains": 1, "warmup": 200, "samples": 300})
+    _compiled.cache_clear()
+    means = []
+    for seed, beta in [(0, 0.05), (1, 0.05), (0, 0.5)]:
+        data = task.dataset(1000, seed)
+        draws = nuts.sample(TemperedTarget(task, data, beta), Budget(1e7), 3)
+        means.append(draws.n_loss.mean() - task.n_loss_numpy(np.asarray(task.w_star), data))
+    info = _compiled.cache_info()
+    assert info.misses == 1 and info.hits == 2, info
+    assert means[0] > means[2] + 1.0  # E_β[n L_n − n L_n(w*)] falls as β grows (λ/β at large n)
+
+
 def test_mala_hits_the_finite_n_target(catalog):
     result, target, _ = _estimate(catalog, "regular/d2", "mala", FAST["mala"], "local")
     assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
