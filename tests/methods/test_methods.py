@@ -13,6 +13,7 @@ FAST = {
     "sgld": {"chains": 4, "warmup": 1000, "steps": 4000},
     "nuts": {"chains": 2, "warmup": 300, "samples": 1500, "target_accept": 0.95},
     "mala": {"chains": 2, "warmup": 1000, "samples": 4000},
+    "nuts-pyro": {"chains": 2, "warmup": 200, "samples": 400, "target_accept": 0.95},
 }
 
 
@@ -29,7 +30,7 @@ def _estimate(catalog, task_id, method, hyper, estimator, seed=0, n=10_000):
 
 
 def test_builtin_methods_registered():
-    assert {"sgld", "nuts", "mala"} <= set(method_names())
+    assert {"sgld", "nuts", "mala", "nuts-pyro"} <= set(method_names())
     assert get_method("sgld").name == "sgld"
     with pytest.raises(UnknownNameError, match="did you mean sgld"):
         get_method("sgdl")
@@ -93,12 +94,19 @@ def test_nuts_compiles_once_per_task_shape(catalog):
     assert means[0] > means[2] + 1.0  # E_β[n L_n − n L_n(w*)] falls as β grows (λ/β at large n)
 
 
+def test_pyro_nuts_hits_the_same_finite_n_target(catalog):
+    """pyro's NUTS on the same target: within 3 SE of the exact finite-n value (a regular task)."""
+    result, target, draws = _estimate(catalog, "regular/d2", "nuts-pyro", FAST["nuts-pyro"], "local")
+    assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
+    assert draws[0].grad_evals > 2 * 600  # every potential call is counted, warm-up included
+
+
 def test_mala_hits_the_finite_n_target(catalog):
     result, target, _ = _estimate(catalog, "regular/d2", "mala", FAST["mala"], "local")
     assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
 
 
-@pytest.mark.parametrize("method", ["sgld", "mala"])
+@pytest.mark.parametrize("method", ["sgld", "mala", "nuts-pyro"])
 def test_same_seed_same_numbers(catalog, method):
     a, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
     b, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
