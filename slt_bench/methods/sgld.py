@@ -15,6 +15,11 @@ bias in configurational averages is O(ε²) rather than O(ε) (and zero on a Gau
 Euler at a 0.9 MALA acceptance, E_β[n L_n] on a 2-parameter regular model came out +30% in λ;
 at 0.98, +20% in β²Var.
 
+Backends: ``jax`` (the default at full batch, ``backend = "auto"``) compiles warm-up and
+sampling into one ``lax.scan`` each, chains vmapped (see :mod:`slt_bench.methods._sgld_jax`);
+``torch`` advances all chains as one batched tensor and is the one that takes minibatches.
+Both run the same algorithm; each is reproducible from the seed, but their random streams differ.
+
 Step-size rule (no per-task tuning): unless ``step_size`` is given, warm-up runs MALA (the Euler
 proposal with a Metropolis–Hastings correction) and tunes ε by dual averaging so that the mean
 acceptance probability equals ``target_accept`` (default 0.98: at 0.9 the tuned ε on the
@@ -39,6 +44,7 @@ from slt_bench.methods._validate import non_negative_int, open_unit, positive_in
 from slt_bench.target import Budget, TemperedTarget
 
 SCHEMES = ("lm", "euler")
+BACKENDS = ("auto", "jax", "torch")
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class SGLD:
     batch_size: int | None = None
     thin: int = 1
     keep_params: bool = False
+    backend: str = "auto"
 
     name: ClassVar[str] = "sgld"
 
@@ -70,6 +77,10 @@ class SGLD:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or unset, got {self.batch_size!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        if self.backend == "jax" and self.batch_size is not None:
+            raise ValueError("backend 'jax' runs full batch only; unset batch_size or use backend 'torch'")
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
         import torch
@@ -85,9 +96,17 @@ class SGLD:
         status, reason = "ok", ""
         with target.metered(budget):
             try:
-                z, eps, accept_warm = self._warmup(target, z, gen)
-                diag.update(step_size=eps, warmup_accept=accept_warm)
-                self._run(target, z, eps, gen, kept, kept_params)
+                if self.resolved_backend == "jax":
+                    from slt_bench.methods._sgld_jax import sample_jax
+
+                    target.charge(chains * (self.warmup + self.steps + 2))  # fixed cost, charged up front
+                    n_loss_jax, params_jax, diag_jax = sample_jax(self, target, seed)
+                    kept, kept_params = list(n_loss_jax.T), list(np.swapaxes(params_jax, 0, 1)) if params_jax is not None else []
+                    diag.update(diag_jax)
+                else:
+                    z, eps, accept_warm = self._warmup(target, z, gen)
+                    diag.update(step_size=eps, warmup_accept=accept_warm)
+                    self._run(target, z, eps, gen, kept, kept_params)
             except BudgetExceeded as err:
                 status, reason = "budget_exceeded", str(err)
             grad_evals = target.grad_evals
@@ -102,6 +121,13 @@ class SGLD:
         if self.keep_params and kept_params:
             params = target.constrain_numpy(np.stack(kept_params, axis=1))
         return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag, params)
+
+    @property
+    def resolved_backend(self) -> str:
+        """``auto``: JAX at full batch (compiled, much faster), torch with minibatches."""
+        if self.backend == "auto":
+            return "torch" if self.batch_size is not None else "jax"
+        return self.backend
 
     def _drift(self, grad, eps: float):
         """∇ log p, or with ``tamed`` ∇ log p / (1 + ε ||∇ log p||) (tamed Langevin, Brosse et al.

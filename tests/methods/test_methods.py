@@ -43,6 +43,12 @@ def test_bad_hyperparameters_are_clear():
         make_method("nuts", {"chains": 0})
     with pytest.raises(SltBenchError, match="scheme must be one of"):
         make_method("sgld", {"scheme": "rk4"})
+    with pytest.raises(SltBenchError, match="backend must be one of auto, jax, torch"):
+        make_method("sgld", {"backend": "cuda"})
+    with pytest.raises(SltBenchError, match="full batch only"):
+        make_method("sgld", {"backend": "jax", "batch_size": 100})
+    assert make_method("sgld", {"batch_size": 100}).resolved_backend == "torch"
+    assert make_method("sgld", {}).resolved_backend == "jax"
 
 
 @pytest.mark.parametrize("method", sorted(FAST))
@@ -57,15 +63,16 @@ def test_every_method_returns_draws(catalog, method):
     assert np.isfinite(draws.diagnostics["ess"]) and np.isfinite(draws.diagnostics["rhat"])
 
 
+@pytest.mark.parametrize("backend", ["jax", "torch"])
 @pytest.mark.parametrize("task_id, estimator", [("regular/d2", "variance"), ("regular/d2", "local"), ("nc/k1-1", "local")])
-def test_sgld_default_rule_hits_the_finite_n_target(catalog, task_id, estimator):
+def test_sgld_default_rule_hits_the_finite_n_target(catalog, task_id, estimator, backend):
     """Fast statistical check (the full study is the slow suite): within 3 SE, fixed seeds.
 
     Not nc/k1-3, nc/k2 or the variance estimator on nc/k1-1: there the default rule leaves a
     bias of 2–5 SE at these run lengths, a known failure recorded in the issue notes, not hidden
     by a loose test.
     """
-    result, target, draws = _estimate(catalog, task_id, "sgld", FAST["sgld"], estimator)
+    result, target, draws = _estimate(catalog, task_id, "sgld", {**FAST["sgld"], "backend": backend}, estimator)
     assert all(d.status == "ok" for d in draws)
     assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
 
@@ -106,10 +113,12 @@ def test_mala_hits_the_finite_n_target(catalog):
     assert abs(result.rlct_hat - target) < 3 * result.se, (result.rlct_hat, result.se, target)
 
 
-@pytest.mark.parametrize("method", ["sgld", "mala", "nuts-pyro"])
-def test_same_seed_same_numbers(catalog, method):
-    a, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
-    b, _, _ = _estimate(catalog, "nc/k1-1", method, FAST[method], "local", seed=2, n=1000)
+@pytest.mark.parametrize("method, extra", [("sgld", {"backend": "jax"}), ("sgld", {"backend": "torch"}),
+                                           ("mala", {}), ("nuts-pyro", {})])
+def test_same_seed_same_numbers(catalog, method, extra):
+    hyper = {**FAST[method], **extra}
+    a, _, _ = _estimate(catalog, "nc/k1-1", method, hyper, "local", seed=2, n=1000)
+    b, _, _ = _estimate(catalog, "nc/k1-1", method, hyper, "local", seed=2, n=1000)
     assert a.rlct_hat == b.rlct_hat and a.se == b.se
 
 
@@ -129,9 +138,21 @@ def test_vanishing_prior_starts_where_it_is_finite(catalog):
     assert draws.status == "ok", draws.reason
 
 
-def test_divergence_is_a_status_not_a_crash(catalog):
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_divergence_is_a_status_not_a_crash(catalog, backend):
     task = catalog.get("nc/k1-3")
     target = TemperedTarget(task, task.dataset(1000, 0), 0.2)
-    draws = make_method("sgld", {"step_size": 50.0, "tamed": False, "warmup": 0, "steps": 200}).sample(
-        target, Budget(1e6), 0)
+    draws = make_method("sgld", {"step_size": 50.0, "tamed": False, "warmup": 0, "steps": 200,
+                                 "backend": backend}).sample(target, Budget(1e6), 0)
     assert draws.status in ("nan", "diverged") and draws.reason
+
+
+def test_minibatch_sgld_runs_and_counts_fractional_gradients(catalog):
+    """Minibatch SGLD (torch backend): a gradient on b of n points counts as b/n of one."""
+    task = catalog.get("regular/d2")
+    data = task.dataset(1000, 0)
+    hyper = {"chains": 4, "warmup": 100, "steps": 400, "batch_size": 100}
+    draws = make_method("sgld", hyper).sample(TemperedTarget(task, data, 0.15), Budget(1e7), 0)
+    assert draws.status == "ok", draws.reason
+    assert draws.grad_evals == pytest.approx(4 * (100 + 2) + 4 * 400 * 100 / 1000)
+    assert draws.n_loss.shape == (4, 400) and np.isfinite(draws.n_loss).all()

@@ -1,0 +1,86 @@
+"""A full λ estimate per built-in method on a fixed pair of tasks: time, peak memory, accuracy."""
+
+from benchmarks.common import METHODS, TASKS, estimate, skip_if_excluded, version
+
+
+class Estimate:
+    """time_/peakmem_: one local-λ estimate (n = 1000, fixed seed, small fixed budget)."""
+
+    params = (list(METHODS), list(TASKS))
+    param_names = ["method", "task"]
+    version = version(*TASKS)
+    timeout = 600
+    number = 1
+    repeat = (1, 3, 60.0)
+
+    def setup(self, method, task):
+        skip_if_excluded(method, task)
+        estimate(method, task)  # warm caches (JIT compilation) outside the timed call
+
+    def time_estimate(self, method, task):
+        estimate(method, task)
+
+    def peakmem_estimate(self, method, task):
+        estimate(method, task)
+
+
+class Accuracy:
+    """track_: the relative error of λ̂ against λ and against the finite-n target, with the
+    standard error of each (``make bench-check`` compares changes with these SEs)."""
+
+    params = (list(METHODS), list(TASKS))
+    param_names = ["method", "task"]
+    version = version(*TASKS)
+    timeout = 900
+
+    def setup_cache(self):
+        out = {}
+        for method in METHODS:
+            for task in TASKS:
+                try:
+                    skip_if_excluded(method, task)
+                except NotImplementedError:
+                    continue
+                out[(method, task)] = estimate(method, task)
+        return out
+
+    def setup(self, cache, method, task):
+        skip_if_excluded(method, task)
+
+    def track_rel_error(self, cache, method, task):
+        return cache[(method, task)]["rel_error"]
+
+    track_rel_error.unit = "relative error vs λ"
+
+    def track_rel_error_se(self, cache, method, task):
+        return cache[(method, task)]["rel_se"]
+
+    track_rel_error_se.unit = "SE of relative error vs λ"
+
+    def track_grad_evals(self, cache, method, task):
+        return cache[(method, task)]["grad_evals"]
+
+    track_grad_evals.unit = "gradient evaluations"
+
+
+class FiniteAccuracy:
+    """track_: relative error of λ̂ against the finite-n target (quadrature; ≤ 3 parameters),
+    the sampler's own error, with its SE."""
+
+    params = (list(METHODS), [t for t in TASKS if t.startswith("nc/")])
+    param_names = ["method", "task"]
+    version = version(*TASKS)
+    timeout = 900
+
+    def setup_cache(self):
+        return {(m, t): estimate(m, t) for m in METHODS for t in self.params[1]}
+
+    def track_finite_rel_error(self, cache, method, task):
+        return cache[(method, task)]["finite_rel_error"]
+
+    track_finite_rel_error.unit = "relative error vs finite-n target"
+
+    def track_finite_rel_error_se(self, cache, method, task):
+        return cache[(method, task)]["finite_rel_se"]
+
+    track_finite_rel_error_se.unit = "SE of relative error vs finite-n target"
