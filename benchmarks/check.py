@@ -76,7 +76,7 @@ def compare(old: dict, new: dict, factor: float, z: float) -> tuple[list[str], i
             if not (_finite(o["value"]) and _finite(n["value"])):
                 continue
             compared += 1
-            label = f"{name}{list(combo) if combo else ''}"
+            label = name + ("[" + ", ".join(str(p).strip("'\"") for p in combo) + "]" if combo else "")
             if short.startswith(("time_", "peakmem_")):
                 beyond_noise = not (_finite(o["ci_b"]) and _finite(n["ci_a"])) or n["ci_a"] > o["ci_b"]
                 if n["value"] > factor * o["value"] and beyond_noise:
