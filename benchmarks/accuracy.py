@@ -45,46 +45,49 @@ def sampler_error(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _m1(rows: list[dict]) -> list[dict]:
+    """Exact-λ cells with multiplicity 1: the ones scored against λ itself."""
+    return [r for r in rows if r.get("rlct_hat") is not None and r.get("rlct_value") is not None
+            and r.get("multiplicity") == 1 and r.get("kind") == "exact"]
+
+
 def against_lambda(rows: list[dict]) -> str:
     by = defaultdict(list)
-    for r in rows:
-        if r.get("rlct_hat") is None or r.get("rlct_value") is None:
-            continue
+    for r in _m1(rows):
         by[(r["family"], r["method"], r["n"])].append(r)
-    methods = sorted({k[1] for k in by})
-    ns = sorted({k[2] for k in by})
-    header = "| family | tasks | " + " | ".join(f"{m} n={n}" for m in methods for n in ns) + " |"
-    lines = [header, "|---|---|" + "---:|" * (len(methods) * len(ns))]
+    columns = sorted({(k[1], k[2]) for k in by})  # (method, n) pairs that have cells
+    header = "| family | tasks | " + " | ".join(f"{m} n={n}" for m, n in columns) + " |"
+    lines = [header, "|---|---|" + "---:|" * len(columns)]
     for family in sorted({k[0] for k in by}):
         tasks = sorted({r["task"] for k, rs in by.items() if k[0] == family for r in rs})
         cells = []
-        for m in methods:
-            for n in ns:
-                rs = by.get((family, m, n), [])
-                if not rs:
-                    cells.append("–")
-                    continue
-                med = statistics.median(abs(r["rlct_hat"] - r["rlct_value"]) / r["rlct_value"] for r in rs)
-                cells.append(f"{med:.1%} ({len(rs)})")
+        for m, n in columns:
+            rs = by.get((family, m, n), [])
+            if not rs:
+                cells.append("–")
+                continue
+            med = statistics.median(abs(r["rlct_hat"] - r["rlct_value"]) / r["rlct_value"] for r in rs)
+            cells.append(f"{med:.1%} ({len(rs)})")
         lines.append(f"| {family} | {', '.join(t.split('/', 1)[1] for t in tasks)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def per_task(rows: list[dict]) -> str:
     by = defaultdict(list)
-    for r in rows:
-        if r.get("rlct_hat") is None:
-            continue
+    for r in _m1(rows):
         by[(r["task"], r["method"], r["n"])].append(r)
-    lines = ["| task | λ | method | n | median λ̂ | median rel. error | median SE | statuses |",
-             "|---|---:|---|---:|---:|---:|---:|---|"]
+    lines = ["| task | λ | method | n | cells | median λ̂ | median rel. error | median SE | median finite-n target | statuses |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for (task, method, n), rs in sorted(by.items()):
         lam = rs[0]["rlct_value"]
         med_hat = statistics.median(r["rlct_hat"] for r in rs)
         rel = statistics.median((r["rlct_hat"] - lam) / lam for r in rs)
         se = statistics.median(r["se"] for r in rs)
         st = ", ".join(sorted({r["status"] for r in rs}))
-        lines.append(f"| {task} | {lam:.4g} | {method} | {n} | {med_hat:.4g} | {rel:+.1%} | {se:.3g} | {st} |")
+        fins = [r["finite_target"] for r in rs if r.get("finite_target") is not None]
+        fin = f"{statistics.median(fins):.4g} ({(statistics.median(fins) - lam) / lam:+.0%})" if fins else "–"
+        lines.append(f"| {task} | {lam:.4g} | {method} | {n} | {len(rs)} | {med_hat:.4g} | {rel:+.1%} | {se:.3g} | "
+                     f"{fin} | {st} |")
     return "\n".join(lines)
 
 

@@ -178,8 +178,8 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_p
     keys = execute(cells, store, jobs=jobs, force=force, progress=bar)
     rows = store.rows(keys)
     if as_json:
-        fields = ("task", "method", "seed", "n", "estimator", "rlct", "rlct_value", "multiplicity", "rlct_hat", "se",
-                  "rel_error", "finite_target", "finite_rel_error", "status", "reason", "grad_evals", "wall_s",
+        fields = ("task", "family", "method", "seed", "n", "estimator", "rlct", "rlct_value", "multiplicity",
+                  "rlct_hat", "se", "rel_error", "finite_target", "finite_rel_error", "status", "reason", "grad_evals", "wall_s",
                   "tier", "preset_hash", "target_note")
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return

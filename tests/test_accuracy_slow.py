@@ -20,16 +20,16 @@ pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "slt_bench.cli"]
 # every task with at most 3 parameters: the quadrature gives its finite-n target
 QUADRATURE_TASKS = ["regular/d2", "nc/*", "mixture/*", "tanh/h1"]
-# exact λ, multiplicity 1, at most 30 parameters, linear in the data (sufficient statistics)
-LINEAR_M1 = ["regular/d2", "regular/d10", "nc/k1-3", "nc/k1-2", "nc/k2", "nc/k1-1-h1-0", "rrr/m3-n3-h3-r1",
-             "rrr/m3-n3-h3-r3", "rrr/m5-n5-h3-r1", "rrr/m2-n6-h1-r1", "rrr/m6-n2-h1-r1", "rrr/m2-n2-h6-r1",
-             "dln/w3-1-2-3-r0", "dln/w4-2-3-4-r1"]
+# exact λ, multiplicity 1, at most 30 parameters
+M1 = ["regular/d2", "regular/d10", "nc/k1-3", "nc/k1-2", "nc/k2", "nc/k1-1-h1-0", "rrr/m3-n3-h3-r1",
+      "rrr/m3-n3-h3-r3", "rrr/m5-n5-h3-r1", "rrr/m2-n6-h1-r1", "rrr/m6-n2-h1-r1", "rrr/m2-n2-h6-r1",
+      "dln/w3-1-2-3-r0", "dln/w4-2-3-4-r1", "mixture/fixed-weight", "tanh/h2", "tanh/h3", "tanh/h5"]
 ESTIMABLE = ("ok", "diverged")  # a diverged NUTS run still has its draws; the status is kept beside λ̂
 
 
 def _run(method, tasks, tmp_path, estimator="multi-beta", seeds=5, n=None):
     args = CLI + ["run", "--method", method, "--tier", "standard", "--seeds", str(seeds), "--estimator", estimator,
-                  "--store", str(tmp_path / "acc.sqlite"), "--json", "--jobs", "2"]
+                  "--store", str(tmp_path / f"{method}.sqlite"), "--json", "--jobs", "2"]
     if n is not None:
         args += ["--n", str(n)]
     for t in tasks:
@@ -47,20 +47,33 @@ def test_sampler_error_against_finite_n_target(method, tmp_path):
     assert sum(v < 3 for v in z) / len(z) >= 0.9
 
 
-@pytest.mark.parametrize("method", ["sgld", "nuts"])
-def test_error_against_lambda_shrinks_with_n_on_linear_tasks(method, tmp_path):
-    """On linear m = 1 tasks the median |relative error| of the local estimator per family is
-    at most 10% at n = 10⁵, and for every family it does not grow from n = 10³ to n = 10⁵ by
-    more than the seed-to-seed spread (the gap at small n is the estimator's, not the sampler's)."""
-    medians = {}
-    for n in (1_000, 100_000):
-        rows = _run(method, LINEAR_M1, tmp_path, estimator="local", n=n)
-        assert all(r["status"] in ESTIMABLE for r in rows), [r["reason"] for r in rows]
-        by_family = defaultdict(list)
-        for r in rows:
-            by_family[r["task"].split("/")[0]].append(abs(r["rel_error"]))
-        medians[n] = {f: statistics.median(v) for f, v in by_family.items()}
-    for family, small in medians[1_000].items():
-        large = medians[100_000][family]
-        assert large <= 0.10, (family, medians)
-        assert large <= small + 0.05, (family, medians)
+def test_sgld_error_against_lambda_per_family(tmp_path):
+    """Median |relative error| against λ (multi-β, n = 10⁴, 5 seeds) is at most 10% on the
+    regular, reduced rank, deep linear and mixture families; on the normal crossings, where the
+    estimator's own finite-n value sits well below λ, the sampler is judged against that value:
+    every cell within 3 SE of it at n = 10³, 10⁴ and 10⁵."""
+    rows = _run("sgld", M1, tmp_path)
+    assert all(r["status"] in ESTIMABLE for r in rows), [r["reason"] for r in rows]
+    by_family = defaultdict(list)
+    for r in rows:
+        by_family[r["family"]].append(abs(r["rel_error"]))
+    medians = {f: statistics.median(v) for f, v in by_family.items()}
+    for family in ("regular", "reduced_rank", "deep_linear", "mixture"):
+        assert medians[family] <= 0.10, medians
+    for n in (1_000, 10_000, 100_000):
+        nc = _run("sgld", ["nc/k1-3", "nc/k1-2", "nc/k2", "nc/k1-1-h1-0"], tmp_path, n=n)
+        z = [abs(r["rlct_hat"] - r["finite_target"]) / r["se"] for r in nc]
+        assert max(z) < 3, (n, z)
+
+
+def test_nuts_error_against_lambda_on_linear_models(tmp_path):
+    """NUTS (2 seeds: about 2 minutes a cell on these 10–30 parameter tasks) on the regular,
+    reduced rank and deep linear m = 1 tasks: median |relative error| at most 10% per family."""
+    rows = _run("nuts", ["regular/d10", "rrr/m3-n3-h3-r1", "rrr/m3-n3-h3-r3", "rrr/m5-n5-h3-r1", "rrr/m2-n6-h1-r1",
+                         "rrr/m6-n2-h1-r1", "rrr/m2-n2-h6-r1", "dln/w3-1-2-3-r0", "dln/w4-2-3-4-r1"], tmp_path, seeds=2)
+    assert all(r["status"] in ESTIMABLE for r in rows), [r["reason"] for r in rows]
+    by_family = defaultdict(list)
+    for r in rows:
+        by_family[r["family"]].append(abs(r["rel_error"]))
+    for family, errors in by_family.items():
+        assert statistics.median(errors) <= 0.10, (family, errors)

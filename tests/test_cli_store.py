@@ -113,7 +113,7 @@ def test_set_overrides_a_hyperparameter_and_is_stored_apart(tmp_path):
     assert over["preset_hash"] != base["preset_hash"] and over["rlct_hat"] != base["rlct_hat"]
     con = sqlite3.connect(store)
     hypers = [json.loads(h) for (h,) in con.execute("SELECT hyper FROM cells ORDER BY created_at")]
-    assert len(hypers) == 2 and hypers[1]["target_accept"] == 0.9 and "target_accept" not in hypers[0]
+    assert len(hypers) == 2 and hypers[1]["target_accept"] == 0.9 and hypers[0]["target_accept"] == 0.999
 
 
 def test_table_output(tmp_path):

@@ -22,9 +22,11 @@ Both run the same algorithm; each is reproducible from the seed, but their rando
 
 Step-size rule (no per-task tuning): unless ``step_size`` is given, warm-up runs MALA (the Euler
 proposal with a Metropolis–Hastings correction) and tunes ε by dual averaging so that the mean
-acceptance probability equals ``target_accept`` (default 0.98: at 0.9 the tuned ε on the
-normal crossing w₁w₂³ overshot λ by 2×); sampling then runs unadjusted at
-the tuned ε. With ``tamed`` (default) the drift is ∇ log p / (1 + ε||∇ log p||) (tamed Langevin),
+acceptance probability equals ``target_accept``; sampling then runs unadjusted at the tuned ε.
+The default 0.999 is measured: at 0.9 the tuned ε on the normal crossing w₁w₂³ overshot λ by 2×;
+at 0.98 the local estimator sat about 2 SE above the exact finite-n value on regular/d2 and the
+normal crossings (11 of 25 cells within 3 SE at n = 1000); at 0.999, 25 of 25 (n = 1000 and
+n = 10⁴), the SE up by 6%. With ``tamed`` (default) the drift is ∇ log p / (1 + ε||∇ log p||) (tamed Langevin),
 which keeps chains on monomial potentials such as w₁²w₂⁶ from being thrown out by one large
 gradient; it changes nothing as ε → 0.
 """
@@ -55,7 +57,7 @@ class SGLD:
     warmup: int = 1000
     steps: int = 4000
     step_size: float | None = None
-    target_accept: float = 0.98
+    target_accept: float = 0.999
     scheme: str = "lm"
     tamed: bool = True
     batch_size: int | None = None
