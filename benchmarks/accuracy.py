@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     parts = []
     if args.preamble:
-        parts.append(open(args.preamble).read().rstrip())
+        parts += [open(args.preamble).read().rstrip(), ""]
     if args.sampler_error:
         rows = [r for path in args.sampler_error for r in ResultStore(path).rows()]
         parts += ["## Sampler error: λ̂ against the finite-n target", "", sampler_error(rows)]
