@@ -117,25 +117,18 @@ def devinterp_llc(task: Task, data, beta: float, gamma: float, w_star: np.ndarra
     start = time.perf_counter()
     with warnings.catch_warnings():  # devinterp warns on every call about settings we chose on purpose
         warnings.simplefilter("ignore")
-        out = _run_devinterp(estimate_learning_coeff_with_summary, SGMCMC, model, loader, evaluate, eps, gamma,
-                             data.n * beta, task, chains, draws, burnin, seed, init_loss)
+        out = estimate_learning_coeff_with_summary(
+            model, loader=loader, evaluate=evaluate, sampling_method=SGMCMC.sgld,
+            optimizer_kwargs=dict(lr=eps, localization=gamma, nbeta=data.n * beta,
+                                  weight_decay=1.0 / task.prior.std**2),
+            num_chains=chains, num_draws=draws, num_burnin_steps=burnin, cores=1, seed=seed,
+            device=torch.device("cpu"), verbose=False, init_loss=init_loss,
+        )
     wall = time.perf_counter() - start
     losses = np.asarray(out["loss/trace"], dtype=np.float64)  # chains × draws, mean loss per point
     mean, se = mean_and_se(losses * data.n)
     return {"rlct_hat": beta * (mean - init_loss * data.n), "se": beta * se, "wall_s": wall,
             "ess": chain_diagnostics(losses)["ess"]}
-
-
-def _run_devinterp(estimate, SGMCMC, model, loader, evaluate, eps, gamma, nbeta, task, chains, draws, burnin, seed,
-                   init_loss):
-    import torch
-
-    return estimate(
-        model, loader=loader, evaluate=evaluate, sampling_method=SGMCMC.sgld,
-        optimizer_kwargs=dict(lr=eps, localization=gamma, nbeta=nbeta, weight_decay=1.0 / task.prior.std**2),
-        num_chains=chains, num_draws=draws, num_burnin_steps=burnin, cores=1, seed=seed,
-        device=torch.device("cpu"), verbose=False, init_loss=init_loss,
-    )
 
 
 def _in_memory_loader(x, y):

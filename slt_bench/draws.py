@@ -59,3 +59,16 @@ def numerical_status(n_loss: np.ndarray) -> tuple[str, str]:
         chains = sorted(set(np.nonzero(bad)[0].tolist()))
         return "nan", f"n L_n not finite in {int(bad.sum())} draws (chains {chains})"
     return "ok", ""
+
+
+def finish_status(n_loss: np.ndarray, status: str, reason: str, divergent: int, transitions: int,
+                  max_divergence_rate: float, diagnostics: dict) -> tuple[str, str]:
+    """The final status of an MCMC run: a budget or numerical failure first, then the divergence
+    limit; ESS and R-hat are added to ``diagnostics`` whenever there are draws to estimate from."""
+    if status == "ok":
+        status, reason = numerical_status(n_loss)
+    if status == "ok" and transitions and divergent / transitions > max_divergence_rate:
+        status, reason = "diverged", f"{divergent} of {transitions} transitions diverged (limit {max_divergence_rate:.0%})"
+    if n_loss.shape[1] > 0 and status in ("ok", "diverged"):
+        diagnostics.update(chain_diagnostics(n_loss))
+    return status, reason

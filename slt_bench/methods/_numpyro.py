@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from slt_bench.draws import Draws, chain_diagnostics, numerical_status
+from slt_bench.draws import Draws, finish_status
 from slt_bench.errors import BudgetExceeded
 from slt_bench.target import Budget, JaxStatic, TemperedTarget, jax_logdensity, jax_n_loss
 
@@ -122,12 +122,7 @@ def run_kernel(
     if n_draws:
         diag["divergence_rate"] = divergent / n_draws
         diag["mean_tree_steps"] = steps_total / n_draws
-    if status == "ok":
-        status, reason = numerical_status(n_loss)
-    if status == "ok" and n_draws and divergent / n_draws > max_divergence_rate:
-        status, reason = "diverged", f"{divergent} of {n_draws} transitions diverged (limit {max_divergence_rate:.0%})"
-    if n_loss.shape[1] > 0 and status in ("ok", "diverged"):
-        diag.update(chain_diagnostics(n_loss))
+    status, reason = finish_status(n_loss, status, reason, divergent, n_draws, max_divergence_rate, diag)
     kept = None
     if keep_params and all(params):
         kept = np.stack([np.concatenate(p)[:width] for p in params])

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from slt_bench.draws import Draws, chain_diagnostics, numerical_status
+from slt_bench.draws import Draws, finish_status
 from slt_bench.errors import BudgetExceeded
 from slt_bench.methods._validate import non_negative_int, open_unit, positive_ints
 from slt_bench.target import Budget, TemperedTarget
@@ -84,13 +84,8 @@ class PyroNUTS:
         n_draws = n_loss.size
         if n_draws:
             diag["divergence_rate"] = divergent / (self.samples * len(losses))
-        if status == "ok":
-            status, reason = numerical_status(n_loss)
-        if status == "ok" and n_draws and diag["divergence_rate"] > self.max_divergence_rate:
-            status, reason = "diverged", (f"{divergent} of {self.samples * len(losses)} transitions diverged "
-                                          f"(limit {self.max_divergence_rate:.0%})")
-        if n_loss.shape[1] > 0 and status in ("ok", "diverged"):
-            diag.update(chain_diagnostics(n_loss))
+        status, reason = finish_status(n_loss, status, reason, divergent, self.samples * len(losses) if n_draws else 0,
+                                       self.max_divergence_rate, diag)
         kept = np.stack(params) if self.keep_params and params else None
         return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag, kept)
 
