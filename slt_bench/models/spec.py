@@ -15,7 +15,7 @@ ACTIVATIONS = ("identity", "tanh", "relu", "silu")
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _apply_activation(ops: Any, name: str, tau: float, h: Any) -> Any:
+def apply_activation(ops: Any, name: str, tau: float, h: Any) -> Any:
     if name == "identity":
         return h
     if name == "tanh":
@@ -31,22 +31,33 @@ def _apply_activation(ops: Any, name: str, tau: float, h: Any) -> Any:
 class Dense:
     """A fully connected network with widths (H_0, …, H_L); the activation acts on hidden layers.
 
-    Flat layout, layer by layer: W_l (H_l × H_{l−1}, row-major) then b_l (H_l) if ``bias``.
-    f(x, w) = W_L σ(⋯ σ(W_1 x + b_1) ⋯) + b_L.
+    Flat layout, layer by layer: W_l (H_l × H_{l−1}, row-major) then b_l (H_l) if ``bias``
+    (the layout of ``torch.nn.Linear``'s weight and bias). f(x, w) = W_L σ(⋯ σ(W_1 x + b_1) ⋯) + b_L.
+    ``activations`` (one per hidden layer) overrides ``activation`` layer by layer, for networks
+    such as the seed paper's Section 5 ones (ReLU features, then a linear or ReLU head).
     """
 
     widths: tuple[int, ...]
     bias: bool = False
     activation: str = "identity"
     tau: float = 1.0
+    activations: tuple[str, ...] = ()
 
     kind = "regression"
 
     def __post_init__(self) -> None:
         if len(self.widths) < 2 or any(int(h) < 1 for h in self.widths):
             raise ValueError(f"Dense widths must be >= 2 positive integers, got {self.widths}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+        for name in (self.activation, *self.activations):
+            if name not in ACTIVATIONS:
+                raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+        if self.activations and len(self.activations) != len(self.widths) - 2:
+            raise ValueError(f"activations needs one entry per hidden layer ({len(self.widths) - 2}), "
+                             f"got {len(self.activations)}")
+
+    def hidden_activation(self, index: int) -> str:
+        """The activation after hidden layer ``index`` (0-based)."""
+        return self.activations[index] if self.activations else self.activation
 
     @property
     def n_params(self) -> int:
@@ -66,7 +77,8 @@ class Dense:
     @property
     def is_linear(self) -> bool:
         """True when f(x, w) = P(w) x, so n L_n depends on the data only through XᵀX, XᵀY, YᵀY."""
-        return self.activation == "identity" and not self.bias
+        hidden = range(len(self.widths) - 2)
+        return not self.bias and all(self.hidden_activation(i) == "identity" for i in hidden)
 
     def layers(self, w: Any) -> list[tuple[Any, Any]]:
         """Unflatten ``w`` (..., d) into [(W_l (..., H_l, H_{l−1}), b_l (..., H_l) or None)]."""
@@ -91,7 +103,7 @@ class Dense:
             if bias is not None:
                 h = h + bias[..., None, :]
             if index < len(layers) - 1:
-                h = _apply_activation(ops, self.activation, self.tau, h)
+                h = apply_activation(ops, self.hidden_activation(index), self.tau, h)
         return h
 
     def linear_map(self, ops: Any, w: Any) -> Any:

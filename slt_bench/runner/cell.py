@@ -25,8 +25,9 @@ from slt_bench.scoring import score, target_note
 from slt_bench.target import Budget, TemperedTarget
 from slt_bench.tasks import load_catalog
 
-# Statuses after which the estimate is still computed and stored (with the status beside it).
-_ESTIMABLE = ("ok", "diverged")
+# Statuses after which the estimate is still computed and stored (with the status beside it):
+# a Laplace fit on a singular Hessian is "degenerate" but its draws still say what it would claim.
+_ESTIMABLE = ("ok", "diverged", "degenerate")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     rlct_hat = se = float("nan")
     fit: dict[str, Any] = {}
     finite = None
-    if draws and all(d.status in _ESTIMABLE for d in draws) and len(draws) == len(posteriors):
+    if draws and all(d.status in _ESTIMABLE and d.n_loss.size for d in draws) and len(draws) == len(posteriors):
         est = estimator.estimate(task, data, posteriors, draws)
         rlct_hat, se, fit = est.rlct_hat, est.se, est.fit
         if math.isfinite(rlct_hat):

@@ -37,7 +37,7 @@ def expand_grid(
     preset = load_preset(method, tier)
     if overrides:
         preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
-    make_method(method, preset.hyper)  # a bad hyperparameter fails here, not in a worker
+    instance = make_method(method, preset.hyper)  # a bad hyperparameter fails here, not in a worker
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SltBenchError(f"--seeds must be a positive integer, got {seeds!r}")
     if n is not None and (not isinstance(n, int) or n < 2):
@@ -45,6 +45,10 @@ def expand_grid(
     tasks = catalog.select(patterns, suite)
     if not tasks:
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
+    check_task = getattr(instance, "check_task", None)
+    if check_task is not None:  # options the task's model cannot honour (e.g. a subset it lacks)
+        for task in tasks:
+            check_task(task)
     if estimator == "local":
         missing = [t.id for t in tasks if t.w_star is None]
         if missing:

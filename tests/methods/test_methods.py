@@ -30,7 +30,7 @@ def _estimate(catalog, task_id, method, hyper, estimator, seed=0, n=10_000):
 
 
 def test_builtin_methods_registered():
-    assert {"sgld", "nuts", "mala", "nuts-pyro"} <= set(method_names())
+    assert {"sgld", "nuts", "mala", "nuts-pyro", "laplace", "vi", "map"} <= set(method_names())
     assert get_method("sgld").name == "sgld"
     with pytest.raises(UnknownNameError, match="did you mean sgld"):
         get_method("sgdl")
