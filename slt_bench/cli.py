@@ -159,17 +159,35 @@ def theory_mixture(kind: str) -> None:
               help="Override a preset hyperparameter, VALUE in TOML syntax (repeatable), e.g. --set target_accept=0.99.")
 @click.option("--force", is_flag=True, help="Recompute cells already in the store.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of the cells instead of a table.")
-def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, overrides, force, as_json) -> None:
-    """Run a method over tasks × seeds, store every cell, print λ̂ against λ."""
+@click.option("--metric", type=click.Choice(["rlct", "generalisation"]), default="rlct", show_default=True,
+              help="rlct: λ̂ from tempered posteriors. generalisation: slope of E_n G(n) against 1/n at β = 1.")
+@click.option("--ns", default=None, help="generalisation: sample sizes, comma-separated (default: 5 from n/5 to n).")
+@click.option("--n-test", "n_test", type=int, default=10_000, show_default=True, help="generalisation: held-out points.")
+@click.option("--scheme", type=click.Choice(["all", "last_layer", "last_two_layers"]), default="all", show_default=True,
+              help="generalisation: infer over all weights, or the last layer(s) with earlier ones frozen at the MAP.")
+@click.option("--intercept", is_flag=True, help="generalisation: fit G = c + λ/n (a truth outside the model).")
+def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, overrides, force, as_json,
+        metric, ns, n_test, scheme, intercept) -> None:
+    """Run a method over tasks × seeds, store every cell, print λ̂ against λ.
+
+    With --metric generalisation, each task is one cell: the method's predictive at β = 1 over the
+    n grid (--ns) × --seeds dataset draws, scored on --n-test held-out points.
+    """
     from tqdm import tqdm
 
     from slt_bench.report import run_table
-    from slt_bench.runner import execute, expand_grid
+    from slt_bench.runner import execute, expand_generalisation, expand_grid
     from slt_bench.store import DEFAULT_PATH, ResultStore
     from slt_bench.tasks import load_catalog
 
     catalog = load_catalog(catalogs)
-    cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, _parse_overrides(overrides))
+    if metric == "generalisation":
+        grid = _int_list(ns) if ns else None
+        cells = expand_generalisation(catalog, method, tasks, suite, seeds, grid, n_test, tier, scheme, intercept,
+                                      catalogs, _parse_overrides(overrides))
+    else:
+        cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs,
+                            _parse_overrides(overrides))
     store = ResultStore(store_path or DEFAULT_PATH)
 
     def bar(total: int):

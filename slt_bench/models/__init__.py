@@ -7,6 +7,7 @@ from slt_bench.models.spec import (
     ModelSpec,
     Monomial,
     SufficientStats,
+    log_likelihood,
     n_loss,
     n_loss_from_stats,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ModelSpec",
     "Monomial",
     "SufficientStats",
+    "log_likelihood",
     "n_loss",
     "n_loss_from_stats",
 ]

@@ -187,6 +187,18 @@ class Mixture:
 ModelSpec = Union[Dense, Monomial, Mixture]
 
 
+def log_likelihood(ops: Any, spec: ModelSpec, w: Any, x: Any, y: Any, noise_std: float) -> Any:
+    """log p(y_i | x_i, w) per point, shape (..., n).
+
+    Regression: −||y_i − f(x_i, w)||² / (2σ²) − (N / 2) log(2πσ²).
+    """
+    if spec.kind == "density":
+        return spec.log_likelihood(ops, w, y)
+    resid = y - spec.predict(ops, w, x)
+    out = y.shape[-1]
+    return -(resid**2).sum(-1) / (2.0 * noise_std**2) - 0.5 * out * (LOG_2PI + 2.0 * math.log(noise_std))
+
+
 def n_loss(ops: Any, spec: ModelSpec, w: Any, x: Any, y: Any, noise_std: float) -> Any:
     """n L_n(w) = −Σ_i log p(y_i | x_i, w), shape (...).
 

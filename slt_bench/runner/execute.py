@@ -10,6 +10,7 @@ from slt_bench.errors import SltBenchError
 from slt_bench.estimators import get_estimator
 from slt_bench.methods import get_method, make_method
 from slt_bench.runner.cell import CellSpec, run_cell
+from slt_bench.runner.generalisation import GeneralisationSpec, check_spec, run_generalisation
 from slt_bench.runner.presets import Preset, load_preset
 from slt_bench.store import ResultStore
 from slt_bench.tasks import Catalog
@@ -61,6 +62,57 @@ def expand_grid(
     ]
 
 
+def expand_generalisation(
+    catalog: Catalog,
+    method: str,
+    patterns: Sequence[str],
+    suite: str,
+    replicates: int,
+    ns: Sequence[int] | None,
+    n_test: int,
+    tier: str,
+    scheme: str = "all",
+    intercept: bool = False,
+    catalogs: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    map_overrides: Mapping[str, Any] | None = None,
+) -> list[GeneralisationSpec]:
+    """One generalisation cell per task: the method at β = 1 over n grid × ``replicates`` datasets.
+
+    ``ns`` defaults to 5 values evenly spaced from n/5 to n (n the task's own). Under a last-layer
+    ``scheme`` the earlier layers are frozen at the ``map`` preset's MAP of the same tier.
+    """
+    get_method(method)
+    preset = load_preset(method, tier)
+    if overrides:
+        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
+    instance = make_method(method, preset.hyper)
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+        raise SltBenchError(f"--seeds (dataset draws per n) must be a positive integer, got {replicates!r}")
+    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
+        raise SltBenchError(f"--n-test must be a positive integer, got {n_test!r}")
+    map_hyper = {**load_preset("map", tier).hyper, **(map_overrides or {})}
+    make_method("map", map_hyper)
+    tasks = catalog.select(patterns, suite)
+    if not tasks:
+        raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
+    specs = []
+    for task in tasks:
+        grid = tuple(int(v) for v in ns) if ns else tuple(sorted({max(2, round(task.n * f / 5)) for f in range(1, 6)}))
+        spec = GeneralisationSpec(task.key, method, tier, preset.hyper, preset.budget, preset.hash, grid, replicates,
+                                  n_test, scheme, map_hyper, intercept, catalogs=tuple(str(c) for c in catalogs))
+        check_spec(spec, task)
+        check_task = getattr(instance, "check_task", None)
+        if check_task is not None and scheme == "all":
+            check_task(task)
+        specs.append(spec)
+    return specs
+
+
+def _run_any(cell: CellSpec | GeneralisationSpec) -> dict[str, Any]:
+    return run_generalisation(cell) if isinstance(cell, GeneralisationSpec) else run_cell(cell)
+
+
 def _init_worker() -> None:
     import torch
 
@@ -68,7 +120,7 @@ def _init_worker() -> None:
 
 
 def execute(
-    cells: Iterable[CellSpec],
+    cells: Iterable[CellSpec | GeneralisationSpec],
     store: ResultStore,
     jobs: int = 1,
     force: bool = False,
@@ -87,13 +139,13 @@ def execute(
     if jobs == 1 or len(todo) <= 1:
         _init_worker()
         for cell in todo:
-            store.put(run_cell(cell))
+            store.put(_run_any(cell))
             if bar:
                 bar.update(1)
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-            pending = {pool.submit(run_cell, cell) for cell in todo}
+            pending = {pool.submit(_run_any, cell) for cell in todo}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
