@@ -249,6 +249,43 @@ def report(store_path: str | None, output: str | None) -> None:
         click.echo(text)
 
 
+# ---- reproduce ----------------------------------------------------------------------------
+@main.command()
+@click.argument("paper", type=click.Choice(["murfet2020"]))
+@click.option("--table", "tables", type=click.Choice(["1", "2"]), multiple=True,
+              help="Which table (repeatable; default both).")
+@click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="standard", show_default=True,
+              help="smoke: a pipeline check; standard: reduced scale; gold: the paper's scale.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--output", "-o", type=click.Path(), default="docs/reproduction.md", show_default=True)
+def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, store_path: str | None, output: str) -> None:
+    """Reproduce a paper's tables and write them, beside the paper's numbers, to --output."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from slt_bench.reproduce import murfet2020
+    from slt_bench.runner.cell import git_commit
+    from slt_bench.store import DEFAULT_PATH, ResultStore
+    from slt_bench.tasks import load_catalog
+
+    catalog = load_catalog()
+    store = ResultStore(store_path or DEFAULT_PATH)
+    chosen = tuple(sorted({int(t) for t in tables} or {1, 2}, reverse=True))
+
+    def bar(label: str):
+        return lambda total: tqdm(total=total, desc=label, unit="cell", file=sys.stderr, disable=total == 0)
+
+    elapsed = murfet2020.run(catalog, store, chosen, tier, jobs, bar)
+    command = f"slt-bench reproduce {paper}" + "".join(f" --table {t}" for t in sorted(tables)) + f" --tier {tier} --jobs {jobs}"
+    text = murfet2020.write_markdown(catalog, store, tier, elapsed, jobs, command, git_commit())
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(text)
+    click.echo(text)
+    click.echo(f"wrote {output}")
+
+
 def cli() -> None:
     """Entry point: one-line errors with exit code 2 for anything the user can fix."""
     try:

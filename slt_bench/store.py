@@ -35,6 +35,7 @@ class ResultStore:
         with closing(self._connect()) as con, con:
             cols = ", ".join(f"{name} {kind.replace('JSON', 'TEXT')}" for name, kind in COLUMNS.items())
             con.execute(f"CREATE TABLE IF NOT EXISTS cells ({cols})")
+            con.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30)
@@ -66,6 +67,16 @@ class ResultStore:
                 row[c] = json.loads(row[c]) if row[c] is not None else None
             out.append(row)
         return out
+
+    def put_meta(self, name: str, value: Any) -> None:
+        """Record a small JSON value beside the cells (e.g. how long a reproduction took)."""
+        with closing(self._connect()) as con, con:
+            con.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, json.dumps(value)))
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        with closing(self._connect()) as con:
+            found = con.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return json.loads(found[0]) if found else default
 
     def frame(self):
         import pandas as pd

@@ -88,15 +88,29 @@ def _method(name: str, hyper: dict[str, Any]) -> Any:
     return make_method(name, {**hyper, "keep_params": True})
 
 
-@lru_cache(maxsize=4096)
-def _map_fit(task_key: str, catalogs: tuple[str, ...], n: int, replicate: int, map_hyper: str) -> np.ndarray:
-    """The MAP of the full network on dataset (n, r): the point the earlier layers freeze at."""
+@lru_cache(maxsize=256)
+def _map_fits(task_key: str, catalogs: tuple[str, ...], n: int, replicates: int, map_hyper: str) -> np.ndarray:
+    """MAPs of the full network on datasets (n, 0..R−1), (R, d): the points earlier layers freeze at.
+
+    Cached per worker process, so the rows of one table that freeze at the same MAP fit it once.
+    """
     task = load_catalog(catalogs).get(task_key)
-    data = task.dataset(n, replicate)
-    draws = _method("map", json.loads(map_hyper)).sample(TemperedTarget(task, data, 1.0), Budget(MAP_BUDGET), replicate)
-    if draws.params is None or not np.all(np.isfinite(draws.params)):
-        raise FloatingPointError(f"MAP fit failed on n = {n}, draw {replicate}: {draws.reason}")
-    return draws.params.reshape(-1)
+    targets = [TemperedTarget(task, task.dataset(n, r), 1.0) for r in range(replicates)]
+    draws = _sample_all(_method("map", json.loads(map_hyper)), targets, Budget(MAP_BUDGET),
+                        list(range(replicates)))
+    out = np.full((replicates, task.n_params), np.nan)
+    for r, d in enumerate(draws):
+        if d.params is not None:
+            out[r] = d.params.reshape(-1)
+    return out
+
+
+def _sample_all(method: Any, targets: list[TemperedTarget], budget: Budget, seeds: list[int]) -> list[Any]:
+    """All posteriors of one n: batched when the method can (``sample_many``), else one by one."""
+    many = getattr(method, "sample_many", None)
+    if many is not None:
+        return many(targets, budget, seeds)
+    return [method.sample(t, budget, s) for t, s in zip(targets, seeds)]
 
 
 def _seed(n: int, replicate: int) -> int:
@@ -120,37 +134,41 @@ def run_generalisation(spec: GeneralisationSpec) -> dict[str, Any]:
     grad_evals = 0.0
     diagnostics: list[dict[str, Any]] = []
     for i, n in enumerate(spec.ns):
-        for r in range(spec.replicates):
-            data = task.dataset(n, r)
-            try:
-                if k is None:
-                    run_task, run_data, x_test = task, data, test.x
-                else:
-                    w_map = _map_fit(task.key, spec.catalogs, n, r, json.dumps(spec.map_hyper, sort_keys=True))
-                    run_task, phi = freeze(task, w_map, k)
-                    run_data, x_test = frozen_dataset(data, phi), phi(test.x)
-                draws = method.sample(TemperedTarget(run_task, run_data, 1.0), Budget(spec.budget), _seed(n, r))
-            except SltBenchError:
-                raise
-            except Exception as err:  # a method bug on one draw must not end the experiment
-                draws, status = None, "error"
-                failures.append(f"n={n} r={r}: {type(err).__name__}: {err} | {traceback.format_exc(limit=2)[-300:]}")
+        seeds = [_seed(n, r) for r in range(spec.replicates)]
+        try:
+            datasets = [task.dataset(n, r) for r in range(spec.replicates)]
+            if k is None:
+                runs = [(task, data, test.x) for data in datasets]
             else:
-                status = draws.status
-                grad_evals += draws.grad_evals
-                diagnostics.append({"n": n, "r": r, "status": status, **_plain({
-                    key: draws.diagnostics.get(key) for key in ("ess", "rhat", "divergences", "accept_rate")})})
-                if status in USABLE and draws.params is not None and np.all(np.isfinite(draws.params)):
-                    params = draws.params.reshape(-1, run_task.n_params)
-                    if len(params) > spec.max_draws:  # evenly thinned: the predictive's cost is draws × n'
-                        params = params[np.linspace(0, len(params) - 1, spec.max_draws).round().astype(int)]
-                    log_pred = log_predictive(run_task.model, task.noise_std, params, x_test, test.y)
-                    errors[i, r] = generalisation_error(log_truth, log_pred)
-                elif status in USABLE:
-                    status = "nan"
-                    failures.append(f"n={n} r={r}: parameter draws missing or not finite")
-                else:
-                    failures.append(f"n={n} r={r}: {status}: {draws.reason}")
+                w_maps = _map_fits(task.key, spec.catalogs, n, spec.replicates, json.dumps(spec.map_hyper, sort_keys=True))
+                runs = []
+                for data, w_map in zip(datasets, w_maps):
+                    run_task, phi = freeze(task, w_map, k)
+                    runs.append((run_task, frozen_dataset(data, phi), phi(test.x)))
+            targets = [TemperedTarget(run_task, run_data, 1.0) for run_task, run_data, _ in runs]
+            all_draws = _sample_all(method, targets, Budget(spec.budget), seeds)
+        except SltBenchError:
+            raise
+        except Exception as err:  # a method bug on one n must not end the experiment
+            failures.append(f"n={n}: {type(err).__name__}: {err} | {traceback.format_exc(limit=2)[-300:]}")
+            statuses["error"] = statuses.get("error", 0) + spec.replicates
+            continue
+        for r, ((run_task, _, x_test), draws) in enumerate(zip(runs, all_draws)):
+            status = draws.status
+            grad_evals += draws.grad_evals
+            diagnostics.append({"n": n, "r": r, "status": status, **_plain({
+                key: draws.diagnostics.get(key) for key in ("ess", "rhat", "divergences", "accept_rate")})})
+            if status in USABLE and draws.params is not None and np.all(np.isfinite(draws.params)):
+                params = draws.params.reshape(-1, run_task.n_params)
+                if len(params) > spec.max_draws:  # evenly thinned: the predictive's cost is draws × n'
+                    params = params[np.linspace(0, len(params) - 1, spec.max_draws).round().astype(int)]
+                log_pred = log_predictive(run_task.model, task.noise_std, params, x_test, test.y)
+                errors[i, r] = generalisation_error(log_truth, log_pred)
+            elif status in USABLE:
+                status = "nan"
+                failures.append(f"n={n} r={r}: parameter draws missing or not finite")
+            else:
+                failures.append(f"n={n} r={r}: {status}: {draws.reason}")
             statuses[status] = statuses.get(status, 0) + 1
     fit = fit_slope(spec.ns, errors, spec.intercept)
     slope = fit["slope"]

@@ -156,6 +156,30 @@ def murfet2020_s6(params: Mapping[str, Any]) -> FamilyInstance:
     )
 
 
+def murfet2020_s5(params: Mapping[str, Any]) -> FamilyInstance:
+    """Seed paper §5 (Table 1): f(x) = h(g(x)), x ~ N(0, I₃), realisable.
+
+    g: R³ → R³ is a ReLU block of ``layers`` hidden layers of width 5 (linear output); the head is
+    h(u) = B A u (``head = "identity"``) or B ReLU(A u) (``head = "relu"``), A and B 3×3. No
+    biases (the paper does not say; a choice). The truth is one draw of He-scaled weights,
+    W ~ N(0, 2/fan_in), from ``truth_seed``: the paper's own truth is not published.
+    """
+    layers = _int(params, "layers", 1)
+    head = params.get("head", "identity")
+    if head not in ("identity", "relu"):
+        raise ValueError(f"parameter head must be identity or relu, got {head!r}")
+    truth_seed = _int(params, "truth_seed") if "truth_seed" in params else 0
+    widths = (3, *([5] * layers), 3, 3, 3)
+    model = Dense(widths, activations=("relu",) * layers + ("identity", head))
+    rng = np.random.default_rng([truth_seed, layers, 0 if head == "identity" else 1, 2020])
+    truth = np.concatenate([rng.normal(0.0, math.sqrt(2.0 / h_in), h_in * h_out)
+                            for h_in, h_out in zip(widths[:-1], widths[1:])])
+    return FamilyInstance(
+        model, tuple(truth), None, Inputs("normal", 3), None, None,
+        "Murfet, Wei et al. (2020), Deep Learning is Singular, and That's Good, §5 (Table 1)",
+    )
+
+
 FAMILIES: dict[str, Callable[[Mapping[str, Any]], FamilyInstance]] = {
     "regular": regular,
     "normal_crossing": normal_crossing,
@@ -164,4 +188,5 @@ FAMILIES: dict[str, Callable[[Mapping[str, Any]], FamilyInstance]] = {
     "tanh_zero": tanh_zero,
     "mixture": mixture,
     "murfet2020_s6": murfet2020_s6,
+    "murfet2020_s5": murfet2020_s5,
 }

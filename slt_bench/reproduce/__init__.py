@@ -1,0 +1,3 @@
+"""Reproductions of published experiments: ``slt-bench reproduce <paper>``."""
+
+PAPERS = ("murfet2020",)
