@@ -67,6 +67,14 @@ def test_theory_verbs(args, expected):
         (["run", "--method", "sgld", "--set", "temperature=1"], "unknown hyperparameters ['temperature']"),
         (["run", "--method", "sgld", "--set", "chains=-1"], "chains must be a positive integer"),
         (["run", "--method", "sgld", "--set", "chains"], "--set expects KEY=VALUE"),
+        (["run", "--method", "laplace", "--set", "hessian=blockwise"], "hessian must be one of full, diag, kron"),
+        (["run", "--method", "laplace", "--task", "nc/k1-1", "--set", "subset=last_layer"], "valid subset here: all"),
+        (["run", "--method", "vi", "--set", "guide=nice"], "guide must be one of meanfield, flow"),
+        (["run", "--method", "map", "--set", "optimizer=newton"], "optimizer must be one of lbfgs, adam"),
+        (["run", "--method", "nuts", "--metric", "generalisation", "--task", "regular/d2", "--scheme", "last_layer"],
+         "valid schemes here: all"),
+        (["run", "--method", "nuts", "--metric", "generalisation", "--ns", "100,x"], "comma-separated list of integers"),
+        (["reproduce", "smith2021"], "Invalid value"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, fragment, tmp_path):
@@ -147,3 +155,16 @@ def test_sigkill_loses_nothing(tmp_path):
     with sqlite3.connect(store) as con:
         again = dict(con.execute("SELECT key, rlct_hat FROM cells").fetchall())
     assert all(again[k] == v for k, v in before.items())
+
+
+@pytest.mark.parametrize("method", ["laplace", "vi", "map"])
+def test_new_methods_run_end_to_end_through_the_cli(method, tmp_path):
+    rows = json.loads(sh("run", "--method", method, "--task", "regular/d2", "--task", "rrr/m3-n3-h3-r1",
+                         "--store", str(tmp_path / "m.sqlite"), "--json").stdout)
+    status = {r["task"]: r["status"] for r in rows}
+    if method == "map":
+        assert set(status.values()) == {"point_estimate"}
+    else:
+        assert status["regular/d2"] == "ok"
+        assert status["rrr/m3-n3-h3-r1"] == ("degenerate" if method == "laplace" else "ok")
+        assert all(r["rlct_hat"] is not None for r in rows)

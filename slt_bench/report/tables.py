@@ -56,9 +56,42 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
+def generalisation_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One line per generalisation cell: the slope of E_n G(n) against 1/n beside λ."""
+    out = []
+    for r in rows:
+        if r["estimator"] != "generalisation":
+            continue
+        fit = r.get("fit") or {}
+        ns = fit.get("ns") or []
+        out.append({
+            "task": r["task"], "method": r["method"], "tier": r["tier"],
+            "λ": r["rlct"] or _fmt(r["rlct_value"]),
+            "slope ± SE": f"{_fmt(r['rlct_hat'], '.3f')} ± {_fmt(r['se'], '.3f')}",
+            "z vs λ": _fmt(r["z"], "+.1f"),
+            "R²": _fmt(fit.get("r2"), ".2f"),
+            "n grid": f"{min(ns)}–{max(ns)} ({len(ns)})" if ns else "–",
+            "draws per n": max(fit.get("replicates") or [0]),
+            "status": r["status"], "grad evals": f"{r['grad_evals']:.3g}", "seconds": f"{r['wall_s']:.0f}",
+        })
+    return pd.DataFrame(out)
+
+
 def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    gen = generalisation_table(rows)
+    gen_text = ""
+    if not gen.empty:
+        gen_text = (
+            "\n## Learning coefficient of generalisation\n\n"
+            "Slope of the mean generalisation error E_n G(n) against 1/n at β = 1 (`run --metric generalisation`);\n"
+            "the Bayes predictive's slope is λ, a point estimate's (MAP) is reported beside it.\n\n"
+            + gen.to_markdown(index=False) + "\n"
+        )
+        rows = [r for r in rows if r["estimator"] != "generalisation"]
     table = leaderboard(rows)
     if table.empty:
+        if gen_text:
+            return "# slt-bench leaderboard\n" + gen_text
         return "# slt-bench leaderboard\n\nThe store holds no results yet: run `slt-bench run --method sgld`.\n"
     shown = table.assign(
         ok=table["ok"].map(lambda v: f"{v:.0%}"),
@@ -81,4 +114,4 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "'within 2/3 SE' use the finite-n target where it exists, else λ. Tasks with m > 1 are biased\n"
         "low against λ at finite n by ≈ (m−1)/log(nβ) whatever the sampler.\n\n"
     )
-    return header + shown.to_markdown(index=False) + "\n"
+    return header + shown.to_markdown(index=False) + "\n" + gen_text

@@ -85,6 +85,10 @@ def test_run_generalisation_end_to_end_and_bad_input(catalog, tmp_path):
     assert row["fit"]["ns"] == [100, 200, 400] and len(row["fit"]["errors"]) == 3
     assert math.isfinite(row["rlct_hat"]) and math.isfinite(row["fit"]["r2"])
     assert execute(specs, store) == keys and len(store.rows()) == 1  # resumable: nothing recomputed
+    from slt_bench.report import leaderboard_markdown
+
+    text = leaderboard_markdown(store.rows())
+    assert "Learning coefficient of generalisation" in text and "regular/d2" in text
     with pytest.raises(SltBenchError, match="valid schemes here: all"):
         expand_generalisation(catalog, "nuts", ["regular/d2"], "smoke", 2, [100, 200], 1000, "smoke", "last_layer")
     with pytest.raises(SltBenchError, match="at least 2 distinct n"):

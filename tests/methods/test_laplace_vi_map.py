@@ -151,3 +151,17 @@ def test_same_seed_same_numbers_and_budget_is_a_status(catalog, method, hyper):
     np.testing.assert_array_equal(a.n_loss, b.n_loss)
     c = make_method(method, hyper).sample(TemperedTarget(task, data, 0.2), Budget(3), 5)
     assert c.status == "budget_exceeded" and c.grad_evals <= 3
+
+
+def test_map_jax_backend_fits_many_datasets_at_once(catalog):
+    # vmapped full-batch Adam: each fit must land on its own dataset's exact mode
+    task = catalog.get("regular/d10")
+    datasets = [task.dataset(500, r) for r in range(3)]
+    m = make_method("map", {"backend": "jax", "optimizer": "adam", "steps": 3000, "lr": 0.05, "lr_decay": 0.001})
+    draws = m.sample_many([TemperedTarget(task, d, 1.0) for d in datasets], Budget(1e4), [0, 1, 2])
+    for data, d in zip(datasets, draws):
+        mean, _ = _gaussian_posterior(task, data, 1.0)
+        assert d.status == "point_estimate" and d.grad_evals == 3001
+        np.testing.assert_allclose(d.params[0, 0], mean, atol=1e-5)
+    with pytest.raises(SltBenchError, match="backend 'jax' is full-batch Adam"):
+        make_method("map", {"backend": "jax"})

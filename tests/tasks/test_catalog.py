@@ -50,6 +50,9 @@ def test_dataset_shapes_and_seeds(catalog, task_id):
 def test_rlct_at_most_half_the_dimension(catalog, task_id):
     task = catalog.get(task_id)
     lam = task.rlct_value
+    if task.kind == "unknown":  # the Section 5 networks: no λ claimed, only generalisation slopes
+        assert lam is None
+        return
     assert lam is not None and 0 < lam <= task.n_params / 2
 
 
