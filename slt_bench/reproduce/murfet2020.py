@@ -63,14 +63,19 @@ SCALES = {
                       (200, 400, 600, 800, 1000), 10, 10_000,
                       {"chains": 2, "warmup": 300, "samples": 500, "target_accept": 0.9},
                       {"samples": 2000}, {"backend": "jax", "optimizer": "adam", "steps": 3000, "lr": 0.01}),
-    # The paper's scale for Table 1 (10 n between 200 and 1000, 30 draws, 10 000 test points);
+    # The paper's scale for Table 1 (10 n between 200 and 1000, 30 draws, 10 000 test points),
+    # estimated at about 3 h with --jobs 2 here from the standard run's per-posterior costs;
     # for Table 2, 5 datasets × 4 chains × 5000 draws per β (the paper: one chain of 20 000).
     "gold": Scale(5, {"chains": 4, "warmup": 2000, "samples": 5000, "target_accept": 0.99, "dense_mass": True,
                       "max_tree_depth": 10},
                   tuple(int(v) for v in np.linspace(200, 1000, 10).round()), 30, 10_000,
-                  {"chains": 4, "warmup": 1000, "samples": 2000, "target_accept": 0.95},
+                  {"chains": 2, "warmup": 500, "samples": 1000, "target_accept": 0.95},
                   {"samples": 4000}, {"backend": "jax", "optimizer": "adam", "steps": 5000, "lr": 0.01}),
 }
+
+
+MIN_ESS = 100  # per tempered posterior, of n L_n
+MAX_RHAT = 1.1
 
 
 def table2_cells(catalog: Catalog, tier: str) -> list[Any]:
@@ -124,8 +129,9 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
     rows = {r["key"]: r for r in store.rows([c.key for c in cells])}
     if len(rows) < len(cells):
         return f"_Not computed at tier `{tier}` ({len(rows)} of {len(cells)} cells stored)._\n", False
-    lines = ["| network | truth | paper λ̂ | ours: mean λ̂ ± SE | per dataset (λ̂ ± SE) | divergent | min ESS of n L_n | status | verdict |",
-             "|---|---|---:|---:|---|---:|---:|---|---|"]
+    lines = ["| network | truth | paper λ̂ | ours: mean λ̂ ± SE | per dataset (λ̂ ± SE) | divergent | min ESS of n L_n | max R-hat | status | verdict |",
+             "|---|---|---:|---:|---|---:|---:|---:|---|---|"]
+    unmixed = 0
     means: dict[str, tuple[float, float]] = {}
     for task_id in TABLE2_TASKS:
         task = catalog.get(task_id)
@@ -143,13 +149,18 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
         divergent = sum(sum(d.get("divergences") or 0 for d in r["diagnostics"]) for r in mine)
         transitions = sum(r["hyper"]["chains"] * r["hyper"]["samples"] * len(r["betas"]) for r in mine)
         ess = min((d.get("ess") or float("nan") for r in mine for d in r["diagnostics"]), default=float("nan"))
+        rhat = max((d.get("rhat") or float("nan") for r in mine for d in r["diagnostics"]), default=float("nan"))
         statuses = ", ".join(sorted({r["status"] for r in mine}))
         z = (mean - task.rlct_ref) / se if se and math.isfinite(se) else float("nan")
         verdict = "consistent (|z| ≤ 2)" if abs(z) <= 2 else f"differs: z = {z:+.1f}"
+        if not (ess >= MIN_ESS and rhat <= MAX_RHAT):  # the SE itself rests on the ESS
+            unmixed += 1
+            verdict = f"**not reliable**: chains not mixed (ESS < {MIN_ESS} or R-hat > {MAX_RHAT}); nominally {verdict}"
         act, m = task.params_dict["activation"], task.params_dict["m"]
         per = "; ".join(f"{_fmt(r['rlct_hat'])} ± {_fmt(r['se'])}" for r in mine)
         lines.append(f"| {act} | s_{m} | {task.rlct_ref:.3f} | {_fmt(mean)} ± {_fmt(se)} | {per} | "
-                     f"{divergent} / {transitions} ({divergent / max(transitions, 1):.1%}) | {_fmt(ess, '.0f')} | {statuses} | {verdict} |")
+                     f"{divergent} / {transitions} ({divergent / max(transitions, 1):.1%}) | {_fmt(ess, '.0f')} | {_fmt(rhat, '.2f')} | "
+                     f"{statuses} | {verdict} |")
     text = "\n".join(lines) + "\n"
     for act in ("relu", "silu"):
         (m3, s3), (m4, s4), (m5, s5) = (means[f"murfet2020/{act}-m{m}"] for m in (3, 4, 5))
@@ -160,6 +171,11 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
                  f"{_fmt(m3)} → {_fmt(m4)} → {_fmt(m5)}; the differences are {z34:+.1f} and {z45:+.1f} SE. "
                  + ("Our data resolve the ordering." if resolved else
                     "Our data do **not** resolve the ordering (each step would need to exceed 2 SE).") + "\n")
+    if unmixed:
+        text += (f"\n{unmixed} of {len(TABLE2_TASKS)} networks have a posterior whose chains did not mix (min ESS of "
+                 f"n L_n below {MIN_ESS} or R-hat above {MAX_RHAT}): their λ̂ and SE are not to be trusted, whatever "
+                 "the z-score says. An R-hat well above 1 means the chains of one posterior sat in different regions "
+                 "and E_β[n L_n] was not estimated; longer runs (`--tier gold`) are the remedy we know of.\n")
     return text, True
 
 
@@ -171,7 +187,7 @@ def table1_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
     out = []
     for task_id, title in TABLE1_PANELS:
         out.append(f"**{title}** (`{task_id}`, {catalog.get(task_id).n_params} parameters)\n")
-        out.append("| row | paper slope | ours: slope ± SE | R² | G(n) at n = min … max | unusable posteriors | verdict |")
+        out.append("| row | paper slope | ours: slope ± SE | R² | G(n) at n = min … max | posteriors | verdict |")
         out.append("|---|---:|---:|---:|---|---:|---|")
         for label, _, _ in TABLE1_ROWS:
             r = rows[cells[(task_id, label)].key]
@@ -179,7 +195,9 @@ def table1_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
             paper = PAPER_TABLE1.get((task_id, label))
             slope, se = r["rlct_hat"], r["se"]
             g = fit.get("g_mean") or []
-            unusable = sum(v for k, v in (fit.get("statuses") or {}).items() if k not in ("ok", "point_estimate", "diverged", "degenerate"))
+            counts = fit.get("statuses") or {}
+            total = sum(counts.values())
+            posteriors = ", ".join(f"{k} {v}/{total}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
             if paper is None:
                 verdict = "no paper value in our sources"
             elif math.isinf(paper):
@@ -190,9 +208,12 @@ def table1_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
             else:
                 z = (slope - paper) / se if se else float("nan")
                 verdict = "consistent (|z| ≤ 2)" if abs(z) <= 2 else f"differs: z = {z:+.1f}"
+            r2 = fit.get("r2")
+            if r2 is not None and r2 < 0.5:
+                verdict += "; G(n) does not fall like 1/n (R² < 0.5): the slope is not a learning coefficient"
             gtext = f"{_fmt(g[0], '.4f')} … {_fmt(g[-1], '.4f')}" if g else "–"
             out.append(f"| {label} | {_fmt(paper, '.2f')} | {_fmt(slope, '.2f')} ± {_fmt(se, '.2f')} | "
-                       f"{_fmt(fit.get('r2'), '.2f')} | {gtext} | {unusable} | {verdict} |")
+                       f"{_fmt(r2, '.2f')} | {gtext} | {posteriors} | {verdict} |")
         out.append("")
     return "\n".join(out) + "\n", True
 
@@ -224,7 +245,25 @@ covariance about n/2-fold and with it G(n) (the paper's Laplace slope of 2155); 
 without convergence diagnostics; three dataset replicates. Our Laplace uses the Hessian of n L_n
 and our predictive never leaves log space, so where the paper's Laplace numbers are an artefact
 of those defects ours will not match them, and should not.
+
+Reading Table 1:
+
+- *Laplace over B alone.* B enters the model linearly and the prior is Gaussian, so the Laplace
+  Gaussian over B is the exact posterior over B and its slope must match the last-layer MCMC row.
+  The paper's 2155 is the mean-loss Hessian, not a property of the Laplace approximation.
+- *Laplace over (A, B).* ∇²(n L_n) is rank-deficient at every fit (status `degenerate`):
+  A → GA, B → BG⁻¹ leaves the map unchanged, so the Gaussian is held up only by the prior along
+  those directions and its predictive stays broad; G(n) then does not fall like 1/n. That is the
+  real failure behind the paper's ∞, without the underflow that made it an infinity.
+- *Last-layer MCMC against MAP.* With the earlier layers frozen at a MAP fitted to the same n
+  points, G(n) also carries the error of those frozen features, which averaging over the last
+  layer(s) cannot remove; where our MCMC rows sit near the MAP row rather than below it, that is
+  the likely reason. The paper's truth, initialisation and MAP optimiser are not published, so
+  its B-only figure (6.41) could not be checked further.
+- A Laplace fit over B can also be `degenerate` when a ReLU feature is dead on every training
+  point (a zero column of the features): the deeper feature blocks show this.
 """
+
 
 
 def write_markdown(catalog: Catalog, store: ResultStore, tier: str, elapsed: dict[int, float], jobs: int,
@@ -243,10 +282,13 @@ def write_markdown(catalog: Catalog, store: ResultStore, tier: str, elapsed: dic
 
     keys2 = [c.key for c in table2_cells(catalog, tier)]
     keys1 = [c.key for c in table1_cells(catalog, tier).values()]
+    cell_commits = sorted({r["git_commit"][:12] + ("+dirty" if r["git_commit"].endswith("+dirty") else "")
+                           for r in store.rows(keys1 + keys2)})
     parts = [
         "# Reproducing Murfet, Wei et al. (2020), *Deep Learning is Singular, and That's Good*\n",
-        f"Produced by `{command}` (tier `{tier}`, commit `{commit}`), on a 2-core CPU without a GPU. "
-        "Every cell is also in the results store; rerunning the command resumes or, with all cells "
+        f"Produced by `{command}` (tier `{tier}`; page written at commit `{commit[:12]}`, cells computed at "
+        f"{', '.join(f'`{c}`' for c in cell_commits) or 'no commit yet'}), on a 2-core CPU without a GPU. "
+        f"Every cell is also in the results store (`{store.path.name}`); rerunning the command resumes or, with all cells "
         "stored, only rewrites this page.\n",
         f"Tier `{tier}`" + (" is the reduced scale; `--tier gold` runs the paper's full scale.\n" if tier != "gold"
                             else " is the paper's full scale for Table 1.\n"),
