@@ -253,8 +253,9 @@ Reading Table 1:
   The paper's 2155 is the mean-loss Hessian, not a property of the Laplace approximation.
 - *Laplace over (A, B).* ∇²(n L_n) is rank-deficient at every fit (status `degenerate`):
   A → GA, B → BG⁻¹ leaves the map unchanged, so the Gaussian is held up only by the prior along
-  those directions and its predictive stays broad; G(n) then does not fall like 1/n. That is the
-  real failure behind the paper's ∞, without the underflow that made it an infinity.
+  those directions and its predictive can stay broad; where the verdict says G(n) does not fall
+  like 1/n, that is the real failure behind the paper's ∞, without the underflow that made it an
+  infinity.
 - *Last-layer MCMC against MAP.* With the earlier layers frozen at a MAP fitted to the same n
   points, G(n) also carries the error of those frozen features, which averaging over the last
   layer(s) cannot remove; where our MCMC rows sit near the MAP row rather than below it, that is
