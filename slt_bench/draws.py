@@ -37,6 +37,12 @@ class Draws:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @classmethod
+    def without_draws(cls, status: str, reason: str, grad_evals: float, wall_s: float,
+                      diagnostics: dict[str, Any] | None = None) -> "Draws":
+        """A run that produced no draws (budget exceeded before sampling, no Gaussian to draw from)."""
+        return cls(np.full((1, 0), np.nan), grad_evals, wall_s, status, reason, dict(diagnostics or {}))
+
 
 def chain_diagnostics(n_loss: np.ndarray) -> dict[str, float]:
     """Effective sample size and split R-hat of n L_n (numpyro.diagnostics), (chains, draws) input."""

@@ -94,8 +94,8 @@ class Laplace:
                     target.charge(float(target.task.model.out_dim))  # GGN: one Jacobian pass per output
                     fitted = _laplace_torch_gaussian(target, mode.z, self.subset, self.hessian)
             except BudgetExceeded as err:
-                return Draws(np.full((1, 0), np.nan), target.grad_evals, time.perf_counter() - start,
-                             "budget_exceeded", str(err))
+                return Draws.without_draws("budget_exceeded", str(err), target.grad_evals,
+                                           time.perf_counter() - start)
             grad_evals = target.grad_evals
         eig = fitted["lik_eigs"]
         d_free = len(eig)
@@ -112,8 +112,7 @@ class Laplace:
             reason = (f"β∇²(n L_n) at the mode has rank {rank} of {d_free} (eigenvalues below {self.rank_tol:g} × the "
                       f"largest): the model is singular there; Laplace implies λ = d/2 = {d_free / 2:g}")
         if fitted["sample"] is None:
-            return Draws(np.full((1, 0), np.nan), grad_evals, time.perf_counter() - start, "degenerate",
-                         fitted["reason"], diag)
+            return Draws.without_draws("degenerate", fitted["reason"], grad_evals, time.perf_counter() - start, diag)
         gen = torch.Generator().manual_seed(int(seed))
         w = fitted["sample"](self.samples, gen)  # (S, d) full parameter vectors
         n_loss = np.asarray(target.n_loss_numpy(w), dtype=np.float64).reshape(1, -1)

@@ -13,6 +13,7 @@ the plug-in predictive p(y | x, ŵ).
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -56,20 +57,19 @@ class MAP:
 
     def sample_many(self, targets: list[TemperedTarget], budget: Budget, seeds: list[int]) -> list[Draws]:
         """One MAP per target; with the JAX backend all targets (one task shape, one n) fit together."""
-        start = time.perf_counter()
         if self.backend == "jax":
-            for target in targets:
-                target.budget, target.grad_evals = budget, 0.0
-            try:
-                modes = _mode_jax.find_modes(targets, self.steps, self.lr, self.lr_decay, self.init, seeds)
-            except BudgetExceeded as err:
-                return [Draws(np.full((1, 0), np.nan), 0.0, time.perf_counter() - start, "budget_exceeded", str(err))
-                        for _ in targets]
-            finally:
+            start = time.perf_counter()
+            with ExitStack() as stack:
                 for target in targets:
-                    target.budget = None
+                    stack.enter_context(target.metered(budget))
+                try:
+                    modes = _mode_jax.find_modes(targets, self.steps, self.lr, self.lr_decay, self.init, seeds)
+                except BudgetExceeded as err:
+                    return [Draws.without_draws("budget_exceeded", str(err), 0.0, time.perf_counter() - start)
+                            for _ in targets]
+                spent = [t.grad_evals for t in targets]
             wall = (time.perf_counter() - start) / len(targets)
-            return [self._finish(t, m, t.grad_evals, wall) for t, m in zip(targets, modes)]
+            return [self._finish(t, m, g, wall) for t, m, g in zip(targets, modes, spent)]
         out = []
         for target, seed in zip(targets, seeds):
             start = time.perf_counter()
@@ -77,8 +77,8 @@ class MAP:
                 try:
                     mode = find_mode(target, self.optimizer, self.steps, self.lr, self.batch_size, self.init, seed)
                 except BudgetExceeded as err:
-                    out.append(Draws(np.full((1, 0), np.nan), target.grad_evals, time.perf_counter() - start,
-                                     "budget_exceeded", str(err)))
+                    out.append(Draws.without_draws("budget_exceeded", str(err), target.grad_evals,
+                                                   time.perf_counter() - start))
                     continue
                 grad_evals = target.grad_evals
             out.append(self._finish(target, mode, grad_evals, time.perf_counter() - start))

@@ -71,7 +71,7 @@ class VI:
             try:
                 target.charge(float(self.steps * self.particles))
             except BudgetExceeded as err:
-                return Draws(np.full((1, 0), np.nan), 0.0, time.perf_counter() - start, "budget_exceeded", str(err))
+                return Draws.without_draws("budget_exceeded", str(err), 0.0, time.perf_counter() - start)
             grad_evals = target.grad_evals
         static, args = target.jax_parts()
         args = dict(args, z0=jnp.asarray(target.initial_point()))

@@ -1,7 +1,6 @@
 """Interface tests over every registered task, and catalogue validation."""
 
 import math
-import os
 import textwrap
 
 import numpy as np
