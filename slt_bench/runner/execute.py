@@ -16,6 +16,16 @@ from slt_bench.store import ResultStore
 from slt_bench.tasks import Catalog
 
 
+def _preset_and_method(method: str, tier: str, overrides: Mapping[str, Any] | None) -> tuple[Preset, Any]:
+    """The preset (with ``--set`` overrides) and a method built from it: an unknown method or a bad
+    hyperparameter fails here, before anything runs, not in a worker."""
+    get_method(method)  # names the valid methods
+    preset = load_preset(method, tier)
+    if overrides:
+        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
+    return preset, make_method(method, preset.hyper)
+
+
 def expand_grid(
     catalog: Catalog,
     method: str,
@@ -33,12 +43,8 @@ def expand_grid(
     ``overrides`` replace preset hyperparameters (``--set key=value``); the preset hash covers
     them, so an overridden run is stored beside, never on top of, the preset's own cells.
     """
-    get_method(method)  # fails early, naming the valid methods
     get_estimator(estimator)
-    preset = load_preset(method, tier)
-    if overrides:
-        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
-    instance = make_method(method, preset.hyper)  # a bad hyperparameter fails here, not in a worker
+    preset, instance = _preset_and_method(method, tier, overrides)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SltBenchError(f"--seeds must be a positive integer, got {seeds!r}")
     if n is not None and (not isinstance(n, int) or n < 2):
@@ -82,11 +88,7 @@ def expand_generalisation(
     ``ns`` defaults to 5 values evenly spaced from n/5 to n (n the task's own). Under a last-layer
     ``scheme`` the earlier layers are frozen at the ``map`` preset's MAP of the same tier.
     """
-    get_method(method)
-    preset = load_preset(method, tier)
-    if overrides:
-        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
-    instance = make_method(method, preset.hyper)
+    preset, instance = _preset_and_method(method, tier, overrides)
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
         raise SltBenchError(f"--seeds (dataset draws per n) must be a positive integer, got {replicates!r}")
     if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
