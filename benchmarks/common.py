@@ -60,7 +60,8 @@ def estimate(method: str, task_id: str) -> dict[str, float]:
     draws = [sampler.sample(TemperedTarget(task, data, p.beta, p.centre, p.gamma), Budget(1e8), SEED + i)
              for i, p in enumerate(posts)]
     result = est.estimate(task, data, posts, draws)
-    finite = est.finite_n_target(task, data, posts, result)
+    found = est.finite_n_target(task, data, posts, result)
+    finite = None if found is None or found.status != "exact" else found.value
     lam = task.rlct_value
     return {
         "rel_error": (result.rlct_hat - lam) / lam,

@@ -162,7 +162,8 @@ def slt_llc(task: Task, data, chains: int, burnin: int, draws: int, seed: int) -
     d = sgld.sample(TemperedTarget(task, data, post.beta, post.centre, post.gamma), Budget(1e12), seed)
     wall = time.perf_counter() - start
     result = est.estimate(task, data, posts, [d])
-    finite = est.finite_n_target(task, data, posts, result)
+    found = est.finite_n_target(task, data, posts, result)
+    finite = None if found is None or found.status != "exact" else found.value
     return {"rlct_hat": result.rlct_hat, "se": result.se, "wall_s": wall, "first_call_s": first,
             "eps": d.diagnostics["step_size"], "beta": post.beta, "gamma": post.gamma,
             "finite": finite, "ess": d.diagnostics.get("ess", float("nan")), "status": d.status}

@@ -70,11 +70,15 @@ def list_cmd(what: str, as_json: bool, catalogs: tuple[str, ...]) -> None:
 
 
 # ---- theory ---------------------------------------------------------------------------
-def _int_list(text: str) -> list[int]:
+def _int_list(text: str, option: str = "the list") -> list[int]:
+    parts = [v.strip() for v in text.split(",")]
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in parts if v]
     except ValueError:
-        raise SltBenchError(f"expected a comma-separated list of integers like 3,2,2,3; got {text!r}") from None
+        raise SltBenchError(f"{option}: expected a comma-separated list of integers like 3,2,2,3; got {text!r}") from None
+    if not values or len(values) != len(parts):
+        raise SltBenchError(f"{option}: expected a comma-separated list of integers like 3,2,2,3; got {text!r}")
+    return values
 
 
 def _print_rlct(fn, *args: Any) -> None:
@@ -104,7 +108,7 @@ def theory_regular(d: int) -> None:
 def theory_nc(k: str, h: str | None) -> None:
     from slt_bench.theory import normal_crossing
 
-    _print_rlct(normal_crossing, _int_list(k), _int_list(h) if h else None)
+    _print_rlct(normal_crossing, _int_list(k, "--k"), _int_list(h, "--h") if h else None)
 
 
 @theory.command("reduced-rank")
@@ -124,7 +128,7 @@ def theory_rrr(M: int, N: int, H: int, r: int) -> None:
 def theory_dln(widths: str, r: int) -> None:
     from slt_bench.theory import deep_linear
 
-    _print_rlct(deep_linear, _int_list(widths), r)
+    _print_rlct(deep_linear, _int_list(widths, "--widths"), r)
 
 
 @theory.command("tanh-zero")
@@ -150,14 +154,22 @@ def theory_mixture(kind: str) -> None:
 @click.option("--suite", type=click.Choice(["smoke", "standard", "all"]), default="smoke", show_default=True)
 @click.option("--seeds", type=int, default=1, show_default=True, help="Dataset seeds 0..K-1 per task.")
 @click.option("--n", "n", type=int, default=None, help="Sample size (default: each task's n).")
-@click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="smoke", show_default=True)
+@click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="smoke", show_default=True,
+              help="Budget tier of the method's preset: smoke (a pipeline check), standard, gold.")
 @click.option("--estimator", default="multi-beta", show_default=True, help="multi-beta, variance or local.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Worker processes on this machine (local executor, or the Dask LocalCluster's workers).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: processes on this machine. dask: Dask distributed (a LocalCluster, or --scheduler).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --executor dask: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (SLURM/PBS via dask-jobqueue).")
 @click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a preset hyperparameter, VALUE in TOML syntax (repeatable), e.g. --set target_accept=0.99.")
-@click.option("--force", is_flag=True, help="Recompute cells already in the store.")
+@click.option("--force", is_flag=True, help="Recompute cells already in the store (the new row is appended; "
+                                            "the old one is kept as history).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Validate everything and print the grid; compute and store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of the cells instead of a table.")
 @click.option("--metric", type=click.Choice(["rlct", "generalisation"]), default="rlct", show_default=True,
               help="rlct: λ̂ from tempered posteriors. generalisation: slope of E_n G(n) against 1/n at β = 1.")
@@ -166,8 +178,8 @@ def theory_mixture(kind: str) -> None:
 @click.option("--scheme", type=click.Choice(["all", "last_layer", "last_two_layers"]), default="all", show_default=True,
               help="generalisation: infer over all weights, or the last layer(s) with earlier ones frozen at the MAP.")
 @click.option("--intercept", is_flag=True, help="generalisation: fit G = c + λ/n (a truth outside the model).")
-def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_path, overrides, force, as_json,
-        metric, ns, n_test, scheme, intercept) -> None:
+def run(method, tasks, suite, seeds, n, tier, estimator, jobs, executor, scheduler, catalogs, store_path, overrides,
+        force, dry_run, as_json, metric, ns, n_test, scheme, intercept) -> None:
     """Run a method over tasks × seeds, store every cell, print λ̂ against λ.
 
     With --metric generalisation, each task is one cell: the method's predictive at β = 1 over the
@@ -177,37 +189,73 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, catalogs, store_p
 
     from slt_bench.report import run_table
     from slt_bench.runner import execute, expand_generalisation, expand_grid
-    from slt_bench.store import DEFAULT_PATH, ResultStore
+    from slt_bench.store import DEFAULT_PATH, ResultStore, inspect_store
     from slt_bench.tasks import load_catalog
 
+    if metric != "generalisation":
+        unused = [name for name, used in (("--ns", ns is not None), ("--scheme", scheme != "all"),
+                                          ("--intercept", intercept), ("--n-test", n_test != 10_000)) if used]
+        if unused:
+            raise SltBenchError(f"{', '.join(unused)} only apply with --metric generalisation")
+    elif n is not None or estimator != "multi-beta":
+        raise SltBenchError("--n and --estimator do not apply with --metric generalisation (use --ns)")
     catalog = load_catalog(catalogs)
+    parsed = _parse_overrides(overrides)
     if metric == "generalisation":
-        grid = _int_list(ns) if ns else None
+        grid = _int_list(ns, "--ns") if ns is not None else None
         cells = expand_generalisation(catalog, method, tasks, suite, seeds, grid, n_test, tier, scheme, intercept,
-                                      catalogs, _parse_overrides(overrides))
+                                      catalogs, parsed)
     else:
-        cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs,
-                            _parse_overrides(overrides))
-    store = ResultStore(store_path or DEFAULT_PATH)
+        cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, parsed)
+    runner = make_executor(executor, jobs, scheduler)
+    path = store_path or DEFAULT_PATH
+    if dry_run:
+        existing = inspect_store(path)
+        stored = ResultStore(path, writable=False).keys() if existing is not None else set()
+        todo = [c for c in cells if force or c.key not in stored]
+        tasks_shown = sorted({c.task for c in cells})
+        click.echo(f"{len(cells)} cells ({len(todo)} to compute, {len(cells) - len(todo)} already in {path}): "
+                   f"method {method}, tier {tier}, metric {metric}, {len(tasks_shown)} tasks: {', '.join(tasks_shown)}")
+        return
+    store = ResultStore(path)
 
     def bar(total: int):
         return tqdm(total=total, desc=f"{method} ({tier})", unit="cell", file=sys.stderr, disable=total == 0)
 
-    keys = execute(cells, store, jobs=jobs, force=force, progress=bar)
+    keys = execute(cells, store, force=force, progress=bar, executor=runner)
     rows = store.rows(keys)
     if as_json:
-        fields = ("task", "family", "method", "seed", "n", "estimator", "rlct", "rlct_value", "multiplicity",
-                  "rlct_hat", "se", "rel_error", "finite_target", "finite_rel_error", "status", "reason", "grad_evals", "wall_s",
-                  "tier", "preset_hash", "target_note")
+        fields = ("task", "family", "method", "tier", "preset_hash", "seed", "n", "metric", "estimator", "rlct",
+                  "rlct_value", "multiplicity", "rlct_hat", "se", "rel_error", "z", "finite_target", "finite_status",
+                  "finite_rel_error", "finite_z", "status", "reason", "grad_evals", "sample_s", "score_s", "wall_s",
+                  "target_note", "options")
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return
     click.echo(run_table(rows).to_string(index=False))
     click.echo(f"\n{len(rows)} cells; results stored in {store.path} (`slt-bench report` for the leaderboard)")
 
 
+def make_executor(kind: str, jobs: int, scheduler: str | None) -> Any:
+    """The executor of ``--executor`` (validated before anything runs)."""
+    from slt_bench.runner import LocalExecutor
+
+    if scheduler is not None and kind != "dask":
+        raise SltBenchError("--scheduler needs --executor dask")
+    if kind == "dask":
+        if scheduler is not None and not scheduler.strip():
+            raise SltBenchError("--scheduler needs an address such as tcp://10.0.0.5:8786")
+        try:
+            from slt_bench.runner.dask_executor import DaskExecutor
+        except ImportError:
+            raise SltBenchError("--executor dask needs Dask distributed: pip install 'dask[distributed]'") from None
+        return DaskExecutor(scheduler, jobs).connect()
+    return LocalExecutor(jobs)
+
+
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     """``["chains=8", "dense_mass=true"]`` → ``{"chains": 8, "dense_mass": True}`` (TOML values;
-    a bare word that is not TOML is taken as a string)."""
+    a bare word that is not TOML is taken as a string, and its type is then checked against the
+    method's hyperparameter: ``tamed=False`` is refused, ``tamed=false`` is a boolean)."""
     import tomllib
 
     out: dict[str, Any] = {}
@@ -216,6 +264,8 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise SltBenchError(f"--set expects KEY=VALUE with KEY a hyperparameter name, got {item!r}")
+        if key in out:
+            raise SltBenchError(f"--set gives {key} twice")
         try:
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
@@ -230,23 +280,41 @@ def _json_default(value: Any) -> Any:
 # ---- report -----------------------------------------------------------------------------
 @main.command()
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
-@click.option("--output", "-o", type=click.Path(), default=None, help="Write the Markdown here instead of stdout.")
-def report(store_path: str | None, output: str | None) -> None:
-    """The Markdown leaderboard: methods × task families from the store."""
+@click.option("--output", "-o", type=click.Path(), default=None, help="Write the report here instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+              help="md: the Markdown leaderboard; csv/json: one record per leaderboard row.")
+@click.option("--method", "methods", multiple=True, help="Only these methods (repeatable).")
+@click.option("--family", "families", multiple=True, help="Only these task families (repeatable).")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(["smoke", "standard", "gold"]),
+              help="Only these tiers (repeatable).")
+@click.option("--estimator", "estimators", multiple=True, help="Only these estimators (repeatable).")
+def report(store_path, output, fmt, methods, families, tiers, estimators) -> None:
+    """The leaderboard from the store: one row per method preset × estimator × family × n."""
     from pathlib import Path
 
-    from slt_bench.report import leaderboard_markdown
+    from slt_bench.report import filter_rows, leaderboard_records, leaderboard_markdown
     from slt_bench.store import DEFAULT_PATH, ResultStore
 
-    path = Path(store_path or DEFAULT_PATH)
-    if not path.exists():
-        raise SltBenchError(f"no results store at {path}; run `slt-bench run --method sgld` first or pass --store")
-    text = leaderboard_markdown(ResultStore(path).rows())
+    rows = ResultStore(Path(store_path or DEFAULT_PATH), writable=False).rows()
+    rows = filter_rows(rows, methods=methods, families=families, tiers=tiers, estimators=estimators)
+    if fmt == "md":
+        text = leaderboard_markdown(rows)
+    else:
+        records = leaderboard_records(rows)
+        if fmt == "json":
+            text = json.dumps(records, indent=1, default=_json_default) + "\n"
+        else:
+            import pandas as pd
+
+            text = pd.DataFrame(records).to_csv(index=False)
     if output:
-        Path(output).write_text(text)
+        target = Path(output)
+        if not target.parent.is_dir():
+            raise SltBenchError(f"--output: folder {target.parent} does not exist")
+        target.write_text(text)
         click.echo(f"wrote {output}")
     else:
-        click.echo(text)
+        click.echo(text, nl=False)
 
 
 # ---- reproduce ----------------------------------------------------------------------------
@@ -256,17 +324,20 @@ def report(store_path: str | None, output: str | None) -> None:
               help="Which table (repeatable; default both).")
 @click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="standard", show_default=True,
               help="smoke: a pipeline check; standard: reduced scale; gold: the paper's scale.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Local worker processes.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes (local or Dask LocalCluster).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="With --executor dask: an existing scheduler.")
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
 @click.option("--output", "-o", type=click.Path(), default="docs/reproduction.md", show_default=True)
-def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, store_path: str | None, output: str) -> None:
+def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, executor: str, scheduler: str | None,
+              store_path: str | None, output: str) -> None:
     """Reproduce a paper's tables and write them, beside the paper's numbers, to --output."""
     from pathlib import Path
 
     from tqdm import tqdm
 
     from slt_bench.reproduce import murfet2020
-    from slt_bench.runner.cell import git_commit
+    from slt_bench.runner.provenance import git_commit
     from slt_bench.store import DEFAULT_PATH, ResultStore
     from slt_bench.tasks import load_catalog
 
@@ -277,7 +348,7 @@ def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, store_p
     def bar(label: str):
         return lambda total: tqdm(total=total, desc=label, unit="cell", file=sys.stderr, disable=total == 0)
 
-    elapsed = murfet2020.run(catalog, store, chosen, tier, jobs, bar)
+    elapsed = murfet2020.run(catalog, store, chosen, tier, jobs, bar, make_executor(executor, jobs, scheduler))
     command = f"slt-bench reproduce {paper}" + "".join(f" --table {t}" for t in sorted(tables)) + f" --tier {tier} --jobs {jobs}"
     text = murfet2020.write_markdown(catalog, store, tier, elapsed, jobs, command, git_commit())
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -286,19 +357,28 @@ def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, store_p
     click.echo(f"wrote {output}")
 
 
-def cli() -> None:
-    """Entry point: one-line errors with exit code 2 for anything the user can fix."""
+def cli(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one-line errors with exit code 2 for anything the user can fix; SIGTERM behaves
+    like Ctrl-C (workers stopped, finished cells kept, exit code 130)."""
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        main.main(standalone_mode=False)
+        main.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except SltBenchError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: every finished cell is stored; run the same command again to resume", err=True)
+        sys.exit(130)
     except click.ClickException as err:
         click.echo(f"error: {err.format_message()}", err=True)
         sys.exit(EXIT_USAGE)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

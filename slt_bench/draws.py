@@ -7,7 +7,18 @@ from typing import Any
 
 import numpy as np
 
-STATUSES = ("ok", "diverged", "nan", "budget_exceeded", "degenerate", "point_estimate", "error")
+STATUSES = ("ok", "diverged", "unmixed", "nan", "budget_exceeded", "degenerate", "point_estimate", "error")
+# What each status means, for reports and docs (one place).
+STATUS_MEANING = {
+    "ok": "sampled, mixed (ESS of n L_n >= 100, R-hat <= 1.1 in every posterior), estimated",
+    "diverged": "more divergent transitions than the method's limit; λ̂ stored, not counted as a success",
+    "unmixed": "chains did not mix (ESS of n L_n < 100 or R-hat > 1.1 in some posterior); λ̂ stored, not a success",
+    "nan": "n L_n not finite at some draw; no λ̂",
+    "budget_exceeded": "the method asked for more gradient evaluations than its budget; no λ̂",
+    "degenerate": "Laplace on a singular Hessian (or no Gaussian to draw from); λ̂ stored, not a success",
+    "point_estimate": "a point estimate (MAP): no posterior draws, no λ̂",
+    "error": "an exception in the method, the estimator or the target; the reason has its message",
+}
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,13 @@ class TemperedTarget:
             )
         self.grad_evals += grad_evals
 
+    def spend(self, grad_evals: float) -> None:
+        """Record gradient evaluations already done (a compiled chunk that has run), then raise
+        BudgetExceeded if the total is past the budget: the overshoot is counted, not dropped."""
+        self.grad_evals += grad_evals
+        if self.budget is not None and self.grad_evals > self.budget.grad_evals + 1e-9:
+            raise BudgetExceeded(f"{self.grad_evals:g} gradient evaluations done, budget {self.budget.grad_evals:g}")
+
     @contextmanager
     def metered(self, budget: Budget | None) -> Iterator[None]:
         """Count from zero under ``budget`` for the duration of one method call."""

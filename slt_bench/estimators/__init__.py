@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slt_bench.errors import SltBenchError, UnknownNameError
-from slt_bench.estimators.base import Estimate, Estimator, Posterior, beta0
+from slt_bench.estimators.base import Estimate, Estimator, FiniteTarget, Posterior, beta0
 from slt_bench.estimators.local import Local
 from slt_bench.estimators.multi_beta import MultiBeta, line_fit
 from slt_bench.estimators.variance import Variance
@@ -27,6 +27,7 @@ __all__ = [
     "ESTIMATORS",
     "Estimate",
     "Estimator",
+    "FiniteTarget",
     "Local",
     "MultiBeta",
     "Posterior",

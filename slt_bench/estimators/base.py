@@ -30,6 +30,34 @@ class Estimate:
     fit: dict[str, Any] = field(default_factory=dict)
 
 
+TARGET_STATUSES = ("exact", "not_converged", "not_finite")
+
+
+@dataclass(frozen=True)
+class FiniteTarget:
+    """What the estimator returns with a perfect sampler on this dataset, and whether to trust it.
+
+    ``status``: ``exact`` (quadrature converged: scored against), ``not_converged`` (the grid does
+    not resolve the posterior) or ``not_finite``; only ``exact`` targets are ever scored against.
+    """
+
+    value: float
+    status: str
+    detail: str = ""
+
+    @classmethod
+    def from_moments(cls, value: float, moments: Sequence[Any]) -> "FiniteTarget":
+        if not math.isfinite(value):
+            return cls(value, "not_finite", "the quadrature value is not a finite number")
+        bad = [m for m in moments if not m.converged]
+        if bad:
+            worst = max(abs(m.mean - m.mean_half) / max(m.excess, 1.0) if math.isfinite(m.excess) else math.inf
+                        for m in bad)
+            return cls(value, "not_converged", f"full and half-resolution quadrature grids disagree "
+                                               f"(relative {worst:.2g} in E_β[n L_n])")
+        return cls(value, "exact")
+
+
 class Estimator(Protocol):
     name: str
 
@@ -41,7 +69,7 @@ class Estimator(Protocol):
 
     def finite_n_target(
         self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate
-    ) -> float | None:
+    ) -> FiniteTarget | None:
         """What this estimator returns with a perfect sampler on this dataset (quadrature), or None."""
 
 

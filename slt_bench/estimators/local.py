@@ -14,7 +14,7 @@ from typing import Sequence
 
 from slt_bench.draws import Draws
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators.base import Estimate, Posterior, beta0, mean_and_se
+from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, mean_and_se
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -46,9 +46,10 @@ class Local:
         at_centre = self._centre_loss(task, data, post)
         return Estimate(post.beta * (mean - at_centre), post.beta * se, {"beta": post.beta, "gamma": post.gamma})
 
-    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate) -> float | None:
+    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
+                        estimate: Estimate) -> FiniteTarget | None:
         if task.n_params > MAX_PARAMS:
             return None
         post = posteriors[0]
-        exact = exact_moments(task, data, post.beta, centre=post.centre, gamma=post.gamma).mean
-        return post.beta * (exact - self._centre_loss(task, data, post))
+        moments = exact_moments(task, data, post.beta, centre=post.centre, gamma=post.gamma)
+        return FiniteTarget.from_moments(post.beta * (moments.mean - self._centre_loss(task, data, post)), [moments])

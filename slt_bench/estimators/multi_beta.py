@@ -19,7 +19,7 @@ import numpy as np
 
 from slt_bench.draws import Draws
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators.base import Estimate, Posterior, beta0, mean_and_se
+from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, mean_and_se
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -86,9 +86,11 @@ class MultiBeta:
         fit.update(betas=[p.beta for p in posteriors], means=means.tolist(), mc_ses=ses.tolist())
         return Estimate(fit["slope"], fit["se"], fit)
 
-    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate) -> float | None:
+    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
+                        estimate: Estimate) -> FiniteTarget | None:
         if task.n_params > MAX_PARAMS:
             return None
-        exact = np.array([exact_moments(task, data, p.beta).mean for p in posteriors])
+        moments = [exact_moments(task, data, p.beta) for p in posteriors]
+        exact = np.array([m.mean for m in moments])
         ses = np.asarray(estimate.fit.get("mc_ses")) if self.fit == "gls" else None
-        return self._regress(posteriors, exact, ses)["slope"]
+        return FiniteTarget.from_moments(self._regress(posteriors, exact, ses)["slope"], moments)

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from slt_bench.draws import Draws
-from slt_bench.estimators.base import Estimate, Posterior, beta0, ess_of
+from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, ess_of
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -35,8 +35,10 @@ class Variance:
         se = beta**2 * float(sq.std(ddof=1)) / math.sqrt(ess_of(sq)) if nl.size > 1 else float("nan")
         return Estimate(beta**2 * var, se, {"beta": beta, "var": var})
 
-    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior], estimate: Estimate) -> float | None:
+    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
+                        estimate: Estimate) -> FiniteTarget | None:
         if task.n_params > MAX_PARAMS:
             return None
         beta = posteriors[0].beta
-        return beta**2 * exact_moments(task, data, beta).var
+        moments = exact_moments(task, data, beta)
+        return FiniteTarget.from_moments(beta**2 * moments.var, [moments])

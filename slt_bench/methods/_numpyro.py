@@ -75,8 +75,9 @@ def run_kernel(
 
     Sequential chains beat vmapped ones for NUTS on a CPU (the longest trajectory sets the pace
     of a vectorised step). Warm-up, then sampling in ``chunks`` pieces; every leapfrog step is
-    one gradient evaluation, charged after each piece, so a run stops at the first piece past
-    its budget.
+    one gradient evaluation, recorded after each piece has run (the last piece's overshoot
+    included), so a run stops at the first piece past its budget and its cost counts all of it.
+    The divergence rate is divergent transitions over transitions (draws × ``thin``).
     """
     import jax
     import jax.numpy as jnp
@@ -88,23 +89,24 @@ def run_kernel(
     z0 = jnp.asarray(target.initial_point())
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), chains)
     losses, params = [[] for _ in range(chains)], [[] for _ in range(chains)]
-    divergent, steps_total, accept, step_sizes = 0, 0.0, [], []
+    divergent, steps_total, transitions, accept, step_sizes = 0, 0.0, 0, [], []
     status, reason = "ok", ""
     with target.metered(budget):
         try:
             for c in range(chains):
                 state, steps = warm(keys[c], z0, args)
-                target.charge(float(steps))
+                target.spend(float(steps))
                 step_sizes.append(float(state.adapt_state.step_size))
                 drawn = 0
                 while drawn < samples:
                     state, nl, z, steps, div, acc = draw(state, args)
-                    target.charge(float(steps))
                     steps_total += float(steps)
+                    transitions += per_chunk * thin
+                    divergent += int(div)
+                    target.spend(float(steps))
                     losses[c].append(np.asarray(nl))
                     if keep_params:
                         params[c].append(target.constrain_numpy(np.asarray(z)))
-                    divergent += int(div)
                     accept.append(float(acc))
                     drawn += per_chunk
         except BudgetExceeded as err:
@@ -118,11 +120,11 @@ def run_kernel(
         "accept_prob": float(np.mean(accept)) if accept else float("nan"),
         "step_size": float(np.mean(step_sizes)) if step_sizes else float("nan"),
     }
-    n_draws = n_loss.size
-    if n_draws:
-        diag["divergence_rate"] = divergent / n_draws
-        diag["mean_tree_steps"] = steps_total / n_draws
-    status, reason = finish_status(n_loss, status, reason, divergent, n_draws, max_divergence_rate, diag)
+    if transitions:
+        diag["transitions"] = transitions
+        diag["divergence_rate"] = divergent / transitions
+        diag["mean_tree_steps"] = steps_total / transitions
+    status, reason = finish_status(n_loss, status, reason, divergent, transitions, max_divergence_rate, diag)
     kept = None
     if keep_params and all(params):
         kept = np.stack([np.concatenate(p)[:width] for p in params])

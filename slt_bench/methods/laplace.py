@@ -5,7 +5,8 @@
 
 with ∇²(n L_n) the generalised Gauss–Newton matrix of the *summed* loss n L_n (not of the mean
 loss, the seed paper's slip that inflated its covariance about n/2-fold) and Λ₀ the prior
-precision. laplace-torch is called with ``temperature = 1/β`` and ``sigma_noise = σ``, so its
+precision, plus γI when the posterior is localised at w* (the local estimator's
+γ/2 ||w − w*||² term is part of the potential, so it is part of the precision too). laplace-torch is called with ``temperature = 1/β`` and ``sigma_noise = σ``, so its
 posterior precision is exactly the one above. ``subset`` picks all weights or the last layer,
 ``hessian`` the structure (full, diag, kron). Draws from q_β feed the same estimators as any
 sampler, which shows how far Laplace's implied λ = d/2 is from the true one.
@@ -146,8 +147,10 @@ def _laplace_torch_gaussian(target: TemperedTarget, z_mode: np.ndarray, subset: 
         # laplace-torch allocates its curvature buffers in the default dtype: float64 throughout
         torch.set_default_dtype(torch.float64)
         try:
+            # the Gaussian prior N(0, s²I) and the localisation γ/2||w − w*||² add (1/s² + γ)I to the
+            # precision; the mode (found on the full potential) already accounts for both centres
             la = make_laplace(module, "regression", subset_of_weights=subset, hessian_structure=hessian,
-                              sigma_noise=task.noise_std, prior_precision=1.0 / task.prior.std**2,
+                              sigma_noise=task.noise_std, prior_precision=1.0 / task.prior.std**2 + target.gamma,
                               temperature=1.0 / target.beta)
             la.fit(loader)
         finally:

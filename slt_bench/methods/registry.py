@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import math
+import sys
+import types
+import typing
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Mapping
 
@@ -19,10 +24,16 @@ GROUP = "slt_bench.methods"
 
 
 def _entry_points() -> dict[str, EntryPoint]:
+    return dict(_scan(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _scan(path: tuple[str, ...]) -> tuple[tuple[str, EntryPoint], ...]:
+    """The registered methods, scanned once per ``sys.path`` (a plug-in added to the path is seen)."""
     found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep)
-    return found
+    return tuple(found.items())
 
 
 def method_names() -> list[str]:
@@ -43,15 +54,70 @@ def get_method(name: str) -> Any:
         raise SltBenchError(f"method {name!r} is registered as {eps[name].value} but failed to load: {err}") from None
 
 
+def _describe(kind: Any) -> str:
+    if kind is bool:
+        return "true or false (a TOML boolean)"
+    if kind is int:
+        return "an integer"
+    if kind is float:
+        return "a finite number"
+    if kind is str:
+        return "a string"
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if args:
+        return " or ".join(_describe(a) for a in args)
+    return getattr(kind, "__name__", str(kind))
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    """Whether ``value`` (parsed from TOML) has the declared field type ``kind``."""
+    if kind is Any:
+        return True
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if origin in (tuple, list):
+        return isinstance(value, (list, tuple))
+    return True  # a type this check does not know: left to the method's own validation
+
+
+def check_hyper(name: str, cls: Any, hyper: Mapping[str, Any]) -> None:
+    """Unknown keys and values of the wrong type fail with one line naming what is valid.
+
+    Types come from the method's dataclass annotations: ``tamed = "False"`` (a string, from a
+    ``--set tamed=False`` that is not TOML) is refused instead of being stored as a truthy string.
+    """
+    if not dataclasses.is_dataclass(cls):
+        return
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(hyper) - set(fields))
+    if unknown:
+        raise SltBenchError(f"method {name}: unknown hyperparameters {unknown}; valid: {', '.join(fields)}")
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # annotations a plug-in wrote in a way we cannot resolve: its own checks apply
+        return
+    for key, value in hyper.items():
+        kind = hints.get(key, Any)
+        if not _fits(value, kind):
+            raise SltBenchError(f"method {name}: {key} must be {_describe(kind)}, got {value!r}")
+
+
 def make_method(name: str, hyper: Mapping[str, Any]) -> Any:
     """An instance of method ``name`` with hyperparameters ``hyper``; a bad key or value is a clear error."""
     cls = get_method(name)
-    if dataclasses.is_dataclass(cls):
-        valid = [f.name for f in dataclasses.fields(cls) if f.init]
-        unknown = sorted(set(hyper) - set(valid))
-        if unknown:
-            raise SltBenchError(f"method {name}: unknown hyperparameters {unknown}; valid: {', '.join(valid)}")
+    check_hyper(name, cls, hyper)
     try:
         return cls(**dict(hyper))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise SltBenchError(f"method {name}: {err}") from None

@@ -1,5 +1,7 @@
-"""Tables from the store: the run table and the Markdown leaderboard."""
+"""Tables from the store: the run table, the leaderboard (Markdown, CSV, JSON)."""
 
-from slt_bench.report.tables import leaderboard_markdown, run_table
+from slt_bench.report.tables import (RANKING_RULE, filter_rows, leaderboard, leaderboard_markdown,
+                                     leaderboard_records, markdown_table, run_table)
 
-__all__ = ["leaderboard_markdown", "run_table"]
+__all__ = ["RANKING_RULE", "filter_rows", "leaderboard", "leaderboard_markdown", "leaderboard_records",
+           "markdown_table", "run_table"]

@@ -98,14 +98,15 @@ def table1_cells(catalog: Catalog, tier: str) -> dict[tuple[str, str], Any]:
 
 
 def run(catalog: Catalog, store: ResultStore, tables: tuple[int, ...], tier: str, jobs: int,
-        progress: Callable[[str], Callable[[int], Any]] | None = None) -> dict[int, float]:
+        progress: Callable[[str], Callable[[int], Any]] | None = None, executor: Any = None) -> dict[int, float]:
     """Compute the cells of the requested tables not yet stored; return each table's elapsed seconds."""
     elapsed = {}
     for table in tables:
         cells = table2_cells(catalog, tier) if table == 2 else list(table1_cells(catalog, tier).values())
         todo = len(set(c.key for c in cells) - store.keys())
         start = time.perf_counter()
-        execute(cells, store, jobs=jobs, progress=progress(f"Table {table} ({tier})") if progress else None)
+        execute(cells, store, jobs=jobs, progress=progress(f"Table {table} ({tier})") if progress else None,
+                executor=executor)
         elapsed[table] = time.perf_counter() - start
         if todo:  # the wall time of the runs that computed the cells, kept for later rewrites of the page
             name = f"murfet2020/table{table}/{tier}"

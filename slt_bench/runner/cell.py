@@ -1,154 +1,67 @@
-"""One cell of the grid: (task, dataset seed, n, method preset, estimator) → one stored row."""
+"""The one cell pipeline: (task, dataset seed, n, method preset, metric, estimator) → one stored row.
+
+Both metrics go through :func:`run_cell`: it checks the task's content against the spec, runs the
+metric (:mod:`~slt_bench.runner.rlct` or :mod:`~slt_bench.runner.generalisation`), which meters
+gradient evaluations and times sampling and scoring as it goes, scores the estimate, and builds
+the row. Nothing a cell does can end the grid: any exception becomes status ``error`` with its
+message, stored beside whatever was measured before it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import subprocess
-import time
-import traceback
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from slt_bench.draws import Draws
-from slt_bench.errors import SltBenchError
-from slt_bench.estimators import get_estimator
-from slt_bench.methods import make_method
-from slt_bench.scoring import score, target_note
-from slt_bench.target import Budget, TemperedTarget
+from slt_bench.runner.generalisation import run_generalisation
+from slt_bench.runner.outcome import Outcome, describe_error
+from slt_bench.runner.provenance import git_commit, package_versions
+from slt_bench.runner.rlct import run_rlct
+from slt_bench.runner.spec import SCORING_VERSION, CellSpec
+from slt_bench.scoring import score
 from slt_bench.tasks import load_catalog
 
-# Statuses after which the estimate is still computed and stored (with the status beside it):
-# a Laplace fit on a singular Hessian is "degenerate" but its draws still say what it would claim.
-_ESTIMABLE = ("ok", "diverged", "degenerate")
+METRIC_RUNNERS = {"rlct": run_rlct, "generalisation": run_generalisation}
 
 
-@dataclass(frozen=True)
-class CellSpec:
-    """Everything needed to compute a cell, as plain values (it crosses process boundaries)."""
-
-    task: str  # id@version
-    method: str
-    tier: str
-    hyper: dict[str, Any]
-    budget: float
-    preset_hash: str
-    seed: int
-    n: int
-    estimator: str
-    catalogs: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        blob = json.dumps(
-            {k: v for k, v in asdict(self).items() if k not in ("catalogs", "hyper", "budget")}, sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-@lru_cache(maxsize=1)
-def package_versions() -> dict[str, str]:
-    out = {}
-    for dist in ("slt-bench", "numpy", "torch", "jax", "jaxlib", "numpyro", "scipy", "pandas"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The commit of the slt-bench checkout in use, with '+dirty' for local changes; 'unknown' outside git."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _posterior_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index, 7919]).generate_state(1)[0])
-
-
-def _worst_status(draws: list[Draws]) -> tuple[str, str]:
-    for status in ("nan", "budget_exceeded", "degenerate", "error", "diverged", "point_estimate"):
-        for i, d in enumerate(draws):
-            if d.status == status:
-                return status, f"posterior {i}: {d.reason}"
-    return "ok", ""
+def _load_task(spec: CellSpec) -> Any:
+    task = load_catalog(spec.catalogs).get(spec.task)
+    if task.content_hash != spec.task_hash:
+        raise RuntimeError(f"task {spec.task} has changed content since the grid was built "
+                           f"(hash {task.content_hash}, expected {spec.task_hash}); rerun to rebuild the grid")
+    return task
 
 
 def run_cell(spec: CellSpec) -> dict[str, Any]:
-    """Compute one cell. Numerical failures become a status; only bad input raises."""
-    catalog = load_catalog(spec.catalogs)
-    task = catalog.get(spec.task)
-    estimator = get_estimator(spec.estimator)
-    method = make_method(spec.method, spec.hyper)
-    data = task.dataset(spec.n, spec.seed)
-    posteriors = estimator.posteriors(task, data)
-    start = time.perf_counter()
-    draws: list[Draws] = []
-    status, reason = "ok", ""
+    """Compute one cell and return its row; never raises for anything the cell itself does."""
+    out = Outcome()
+    task = None
     try:
-        for i, post in enumerate(posteriors):
-            target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
-            draws.append(method.sample(target, Budget(spec.budget), _posterior_seed(spec.seed, i)))
-        status, reason = _worst_status(draws)
-    except SltBenchError:
-        raise
-    except Exception as err:  # a method bug must not end the whole grid: store it, go on
-        status, reason = "error", f"{type(err).__name__}: {err} | {traceback.format_exc(limit=3)[-400:]}"
-    rlct_hat = se = float("nan")
-    fit: dict[str, Any] = {}
-    finite = None
-    if draws and all(d.status in _ESTIMABLE and d.n_loss.size for d in draws) and len(draws) == len(posteriors):
-        est = estimator.estimate(task, data, posteriors, draws)
-        rlct_hat, se, fit = est.rlct_hat, est.se, est.fit
-        if math.isfinite(rlct_hat):
-            finite = estimator.finite_n_target(task, data, posteriors, est)
-    beta_mid = posteriors[len(posteriors) // 2].beta
-    row = {
-        "key": spec.key,
-        "task": task.id, "task_version": task.version, "family": task.family, "n_params": task.n_params,
+        task = _load_task(spec)
+        METRIC_RUNNERS[spec.metric](spec, task, out)
+    except Exception as err:  # a method, estimator or target failure ends this cell, not the grid
+        out.status, out.reason = "error", describe_error(err)
+    return make_row(spec, task, out)
+
+
+def make_row(spec: CellSpec, task: Any, out: Outcome) -> dict[str, Any]:
+    """The stored row of a cell: identity, task facts, outcome, scores, cost and provenance."""
+    rlct = rlct_se = None
+    facts: dict[str, Any] = {"family": spec.task.split("/")[0], "task_version": int(spec.task.rsplit("@", 1)[1])}
+    if task is not None:
+        rlct, rlct_se = task.rlct_value, (task.rlct_se if task.kind == "reference" else None)
+        facts = {"family": task.family, "task_version": task.version, "n_params": task.n_params,
+                 "rlct": str(task.rlct) if task.rlct is not None else None, "rlct_value": rlct, "rlct_se": rlct_se,
+                 "multiplicity": task.multiplicity, "kind": task.kind}
+    return {
+        "key": spec.key, "task": spec.task.rsplit("@", 1)[0], "task_hash": spec.task_hash, **facts,
         "method": spec.method, "tier": spec.tier, "preset_hash": spec.preset_hash, "hyper": spec.hyper,
-        "budget": spec.budget, "seed": spec.seed, "n": spec.n, "estimator": spec.estimator,
-        "betas": [p.beta for p in posteriors],
-        "rlct": str(task.rlct) if task.rlct is not None else None, "rlct_value": task.rlct_value,
-        "multiplicity": task.multiplicity, "kind": task.kind,
-        "rlct_hat": rlct_hat, "se": se, "finite_target": finite,
-        **score(rlct_hat, se, task.rlct_value, finite),
-        "target_note": target_note(task.multiplicity, task.kind, finite is not None, spec.n, beta_mid),
-        "status": status, "reason": reason,
-        "grad_evals": float(sum(d.grad_evals for d in draws)),
-        "wall_s": time.perf_counter() - start,
-        "diagnostics": [_plain(d.diagnostics) for d in draws], "fit": _plain(fit),
-        "versions": package_versions(), "git_commit": git_commit(),
+        "budget": spec.budget, "seed": spec.seed, "n": spec.n, "metric": spec.metric, "estimator": spec.estimator,
+        "options": spec.options, "betas": out.betas,
+        "rlct_hat": out.rlct_hat, "se": out.se, "finite_target": out.finite_target, "finite_status": out.finite_status,
+        **score(out.rlct_hat, out.se, rlct, out.finite_target, out.finite_status, rlct_se),
+        "target_note": out.target_note, "status": out.status, "reason": out.reason,
+        "grad_evals": out.grad_evals, "sample_s": out.sample_s, "score_s": out.score_s,
+        "wall_s": out.sample_s + out.score_s, "diagnostics": out.diagnostics, "fit": out.fit,
+        "versions": package_versions(), "git_commit": git_commit(), "scoring_version": SCORING_VERSION,
         "created_at": datetime.now(timezone.utc).isoformat(),
     }
-    return row
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: NumPy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

@@ -1,159 +1,174 @@
-"""Grid expansion and execution: local processes, the driver the only writer of the store."""
+"""Running the cells of a grid: in this process, or in local worker processes; the driver (this
+process) is the only writer of the store.
+
+Guarantees, whatever happens to a worker:
+
+* every cell ends as one stored row: a cell whose worker process dies (killed, out of memory) is
+  retried up to :data:`MAX_ATTEMPTS` − 1 times in a fresh worker and then stored as ``error``;
+  the other cells go on;
+* nothing already stored is touched (the store only appends);
+* Ctrl-C or SIGTERM of the driver stops its workers at once, and a SIGKILL of the driver makes each
+  worker exit within about a second (each one watches its parent); rerunning the same command
+  resumes with the cells not yet stored.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Mapping, Sequence
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators import get_estimator
-from slt_bench.methods import get_method, make_method
-from slt_bench.runner.cell import CellSpec, run_cell
-from slt_bench.runner.generalisation import GeneralisationSpec, check_spec, run_generalisation
-from slt_bench.runner.presets import Preset, load_preset
+from slt_bench.limits import MAX_JOBS
+from slt_bench.runner.cell import make_row, run_cell
+from slt_bench.runner.outcome import Outcome
+from slt_bench.runner.spec import CellSpec
 from slt_bench.store import ResultStore
-from slt_bench.tasks import Catalog
+
+MAX_ATTEMPTS = 3  # a cell whose worker dies is tried at most this many times, then stored as error
+PARENT_POLL_S = 0.5
 
 
-def _preset_and_method(method: str, tier: str, overrides: Mapping[str, Any] | None) -> tuple[Preset, Any]:
-    """The preset (with ``--set`` overrides) and a method built from it: an unknown method or a bad
-    hyperparameter fails here, before anything runs, not in a worker."""
-    get_method(method)  # names the valid methods
-    preset = load_preset(method, tier)
-    if overrides:
-        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
-    return preset, make_method(method, preset.hyper)
+def _watch_parent(parent: int) -> None:
+    """Exit this worker when its parent (the driver) is gone: a SIGKILLed driver leaves no orphans."""
+    def loop() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=loop, name="slt-bench-parent-watch", daemon=True).start()
 
 
-def expand_grid(
-    catalog: Catalog,
-    method: str,
-    patterns: Sequence[str],
-    suite: str,
-    seeds: int,
-    n: int | None,
-    tier: str,
-    estimator: str,
-    catalogs: Sequence[str] = (),
-    overrides: Mapping[str, Any] | None = None,
-) -> list[CellSpec]:
-    """Tasks × seeds for one method preset and estimator, validated before anything runs.
-
-    ``overrides`` replace preset hyperparameters (``--set key=value``); the preset hash covers
-    them, so an overridden run is stored beside, never on top of, the preset's own cells.
-    """
-    get_estimator(estimator)
-    preset, instance = _preset_and_method(method, tier, overrides)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise SltBenchError(f"--seeds must be a positive integer, got {seeds!r}")
-    if n is not None and (not isinstance(n, int) or n < 2):
-        raise SltBenchError(f"--n must be an integer >= 2, got {n!r}")
-    tasks = catalog.select(patterns, suite)
-    if not tasks:
-        raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
-    check_task = getattr(instance, "check_task", None)
-    if check_task is not None:  # options the task's model cannot honour (e.g. a subset it lacks)
-        for task in tasks:
-            check_task(task)
-    if estimator == "local":
-        missing = [t.id for t in tasks if t.w_star is None]
-        if missing:
-            raise SltBenchError(f"the local estimator needs a w* and these tasks have none: {', '.join(missing)}")
-    return [
-        CellSpec(task.key, method, tier, preset.hyper, preset.budget, preset.hash, seed, n or task.n, estimator,
-                 tuple(str(c) for c in catalogs))
-        for task in tasks
-        for seed in range(seeds)
-    ]
-
-
-def expand_generalisation(
-    catalog: Catalog,
-    method: str,
-    patterns: Sequence[str],
-    suite: str,
-    replicates: int,
-    ns: Sequence[int] | None,
-    n_test: int,
-    tier: str,
-    scheme: str = "all",
-    intercept: bool = False,
-    catalogs: Sequence[str] = (),
-    overrides: Mapping[str, Any] | None = None,
-    map_overrides: Mapping[str, Any] | None = None,
-) -> list[GeneralisationSpec]:
-    """One generalisation cell per task: the method at β = 1 over n grid × ``replicates`` datasets.
-
-    ``ns`` defaults to 5 values evenly spaced from n/5 to n (n the task's own). Under a last-layer
-    ``scheme`` the earlier layers are frozen at the ``map`` preset's MAP of the same tier.
-    """
-    preset, instance = _preset_and_method(method, tier, overrides)
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-        raise SltBenchError(f"--seeds (dataset draws per n) must be a positive integer, got {replicates!r}")
-    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1:
-        raise SltBenchError(f"--n-test must be a positive integer, got {n_test!r}")
-    map_hyper = {**load_preset("map", tier).hyper, **(map_overrides or {})}
-    make_method("map", map_hyper)
-    tasks = catalog.select(patterns, suite)
-    if not tasks:
-        raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
-    specs = []
-    for task in tasks:
-        grid = tuple(int(v) for v in ns) if ns else tuple(sorted({max(2, round(task.n * f / 5)) for f in range(1, 6)}))
-        spec = GeneralisationSpec(task.key, method, tier, preset.hyper, preset.budget, preset.hash, grid, replicates,
-                                  n_test, scheme, map_hyper, intercept, catalogs=tuple(str(c) for c in catalogs))
-        check_spec(spec, task)
-        check_task = getattr(instance, "check_task", None)
-        if check_task is not None and scheme == "all":
-            check_task(task)
-        specs.append(spec)
-    return specs
-
-
-def _run_any(cell: CellSpec | GeneralisationSpec) -> dict[str, Any]:
-    return run_generalisation(cell) if isinstance(cell, GeneralisationSpec) else run_cell(cell)
-
-
-def _init_worker() -> None:
+def init_worker(parent: int | None = None) -> None:
+    """Set up a worker process: one thread for torch, and exit with the parent."""
     import torch
 
     torch.set_num_threads(1)  # J workers on J cores; small tensors run faster on one thread anyway
+    if parent is not None:
+        _watch_parent(parent)
+
+
+def died_row(spec: CellSpec, attempts: int, detail: str) -> dict[str, Any]:
+    """The row of a cell whose worker died on every attempt."""
+    out = Outcome(status="error", reason=f"the worker process died on all {attempts} attempts ({detail}); "
+                                         "the cell may need more memory than a worker has")
+    return make_row(spec, None, out)
+
+
+class LocalExecutor:
+    """Cells in ``jobs`` local processes (``jobs = 1``: in this process)."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+            raise SltBenchError(f"--jobs must be an integer from 1 to {MAX_JOBS}, got {jobs!r}")
+        self.jobs = jobs
+
+    def run(self, cells: Sequence[CellSpec]) -> Iterator[dict[str, Any]]:
+        """Rows of ``cells`` as they finish (in any order)."""
+        if self.jobs == 1 or len(cells) <= 1:
+            init_worker()
+            for cell in cells:
+                yield run_cell(cell)
+            return
+        yield from self._pool(cells)
+
+    def _pool(self, cells: Sequence[CellSpec]) -> Iterator[dict[str, Any]]:
+        """A process pool, at most ``jobs`` cells in flight. When a worker dies, the pool breaks and
+        every cell in flight is put back as a suspect; suspects then run one at a time, so a cell
+        that kills its worker while running alone is known to be the cause: it is tried at most
+        :data:`MAX_ATTEMPTS` times and then stored as ``error``."""
+        queue = list(cells)[::-1]  # pop() from the end: cells run in grid order
+        suspects: list[CellSpec] = []
+        deaths: dict[str, int] = {}
+        ctx = multiprocessing.get_context("spawn")
+        while queue or suspects:
+            pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=init_worker,
+                                       initargs=(os.getpid(),))
+            running: dict[Future, CellSpec] = {}
+            broken = False
+            try:
+                while (queue or suspects or running) and not (broken and not running):
+                    limit = 1 if suspects else self.jobs
+                    while (suspects or queue) and len(running) < limit and not broken:
+                        cell = suspects.pop() if suspects else queue.pop()
+                        try:
+                            running[pool.submit(run_cell, cell)] = cell
+                        except BrokenProcessPool:
+                            suspects.append(cell)
+                            broken = True
+                    if not running:
+                        break
+                    alone = len(running) == 1
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        cell = running.pop(fut)
+                        try:
+                            row = fut.result()
+                        except BrokenProcessPool as err:
+                            broken = True
+                            if alone:
+                                deaths[cell.key] = deaths.get(cell.key, 0) + 1
+                            if deaths.get(cell.key, 0) >= MAX_ATTEMPTS:
+                                yield died_row(cell, deaths[cell.key], type(err).__name__)
+                            else:
+                                suspects.append(cell)
+                            continue
+                        yield row
+            except BaseException:
+                _terminate(pool)
+                raise
+            finally:
+                pool.shutdown(wait=not broken, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker of ``pool`` now (Ctrl-C, SIGTERM): they must not outlive the driver's run."""
+    processes = list(getattr(pool, "_processes", {}).values())  # CPython: no public handle before 3.14
+    for proc in processes:
+        try:
+            proc.terminate()
+        except (OSError, AttributeError):
+            pass
+    for proc in processes:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def execute(
-    cells: Iterable[CellSpec | GeneralisationSpec],
+    cells: Iterable[CellSpec],
     store: ResultStore,
     jobs: int = 1,
     force: bool = False,
     progress: Callable[[int], Any] | None = None,
+    executor: Any = None,
 ) -> list[str]:
     """Run the cells not already stored (all of them with ``force``); return every cell's key.
 
     ``progress`` is called with the number of cells to run, and returns a bar with ``update``.
+    ``executor`` (default: :class:`LocalExecutor` with ``jobs``) has ``run(cells)`` yielding rows.
     """
     cells = list(cells)
+    runner = executor or LocalExecutor(jobs)
     done = set() if force else store.keys()
-    todo = [c for c in cells if c.key not in done]
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise SltBenchError(f"--jobs must be a positive integer, got {jobs!r}")
+    todo, seen = [], set()
+    for cell in cells:
+        if cell.key not in done and cell.key not in seen:
+            todo.append(cell)
+            seen.add(cell.key)
     bar = progress(len(todo)) if progress else None
-    if jobs == 1 or len(todo) <= 1:
-        _init_worker()
-        for cell in todo:
-            store.put(_run_any(cell))
+    try:
+        for row in runner.run(todo):
+            store.put(row)
             if bar:
                 bar.update(1)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-            pending = {pool.submit(_run_any, cell) for cell in todo}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    store.put(fut.result())
-                    if bar:
-                        bar.update(1)
-    if bar:
-        bar.close()
+    finally:
+        if bar:
+            bar.close()
     return [c.key for c in cells]

@@ -1,25 +1,24 @@
-"""The generalisation experiment as one stored cell: (task, method preset, scheme, n grid, R draws).
+"""The generalisation metric of one cell: the slope of E_n G(n) against 1/n (seed paper §5).
 
-For each n in the grid and each dataset draw r < R: the method's posterior at β = 1 (the Bayes
-posterior, or the MAP for ``map``) gives parameter draws; their predictive on a held-out set of
-n' points gives G(n, r) (:mod:`slt_bench.estimators.generalisation`). The mean over r is
-regressed on 1/n; the slope is stored as the cell's ``rlct_hat`` with ``estimator =
-"generalisation"`` and scored against λ like any other estimate. Under a last-layer scheme the
-network is first fitted by MAP (``map_hyper``) and the method then runs on the last k layers with
-the earlier ones frozen (:mod:`slt_bench.tasks.frozen`); the MAP fit is shared by the rows of
-one worker process that need the same (task, n, r).
+For each n in ``options["ns"]`` and each dataset draw r < R (``options["replicates"]``): the
+method's posterior at β = 1 (the Bayes posterior, or the MAP for ``map``) gives parameter draws;
+their predictive on a held-out set of n' points gives G(n, r)
+(:mod:`slt_bench.estimators.generalisation`). The mean over r is regressed on 1/n; the slope is the
+cell's λ̂ (``estimator = "generalisation"``), scored against λ like any other estimate.
+
+Under a last-layer scheme the network is first fitted by MAP (``options["map_hyper"]``) and the
+method then runs on the last k layers with the earlier ones frozen
+(:mod:`slt_bench.tasks.frozen`). The MAP fits of one (task, n, R) are shared by the cells of one
+worker process that need them, but every cell is charged their full cost (gradient evaluations and
+seconds, as measured when they were computed), so a cell's cost does not depend on which worker
+ran it or in what order.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import math
 import time
-import traceback
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -28,176 +27,118 @@ import numpy as np
 from slt_bench.errors import SltBenchError
 from slt_bench.estimators.generalisation import fit_slope, generalisation_error, log_predictive
 from slt_bench.methods import get_method, make_method
+from slt_bench.methods.protocol import keeps_params, sample_many
 from slt_bench.models import log_likelihood
 from slt_bench.models.ops import numpy_ops
-from slt_bench.runner.cell import _plain, git_commit, package_versions
-from slt_bench.scoring import score
+from slt_bench.runner.outcome import Outcome, SEVERITY, posterior_status
 from slt_bench.target import Budget, TemperedTarget
 from slt_bench.tasks import load_catalog
 from slt_bench.tasks.frozen import freeze, frozen_dataset, scheme_layers
 
 TEST_SEED = 1_000_000_007  # the held-out set's seed: never one of the replicate seeds 0..R−1
-USABLE = ("ok", "diverged", "degenerate", "point_estimate")
+USABLE = ("ok", "diverged", "unmixed", "degenerate", "point_estimate")
 MAP_BUDGET = 1e6
+DEFAULT_MAX_DRAWS = 1000
 
 
-@dataclass(frozen=True)
-class GeneralisationSpec:
-    """Everything one generalisation cell needs, as plain values (it crosses process boundaries)."""
-
-    task: str
-    method: str
-    tier: str
-    hyper: dict[str, Any]
-    budget: float
-    preset_hash: str
-    ns: tuple[int, ...]
-    replicates: int
-    n_test: int
-    scheme: str = "all"
-    map_hyper: dict[str, Any] = dataclasses.field(default_factory=dict)
-    intercept: bool = False
-    max_draws: int = 1000
-    catalogs: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        blob = json.dumps({"metric": "generalisation",
-                           **{k: v for k, v in asdict(self).items() if k not in ("catalogs", "hyper", "budget")}},
-                          sort_keys=True, default=list)
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def check_spec(spec: GeneralisationSpec, task: Any) -> None:
-    """Bad settings fail before anything runs, each naming what is valid."""
-    scheme_layers(task, spec.scheme)
-    if not spec.ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in spec.ns):
-        raise SltBenchError(f"--ns must be sample sizes >= 2, got {list(spec.ns)}")
-    if len(set(spec.ns)) < (3 if spec.intercept else 2):
-        raise SltBenchError(f"the slope against 1/n needs at least {3 if spec.intercept else 2} distinct n; got {list(spec.ns)}")
-    if spec.replicates < 1 or spec.n_test < 1:
-        raise SltBenchError("--seeds (dataset draws per n) and --n-test must be positive integers")
-
-
-def _method(name: str, hyper: dict[str, Any]) -> Any:
+def with_params(name: str, hyper: dict[str, Any]) -> Any:
     """The method, set to return its parameter draws (the predictive is built from them)."""
-    cls = get_method(name)
-    if not (dataclasses.is_dataclass(cls) and any(f.name == "keep_params" for f in dataclasses.fields(cls))):
+    if not keeps_params(get_method(name)):
         raise SltBenchError(f"method {name} has no keep_params hyperparameter, so it cannot return parameter draws; "
                             "the generalisation metric builds its predictive from them")
     return make_method(name, {**hyper, "keep_params": True})
 
 
 @lru_cache(maxsize=256)
-def _map_fits(task_key: str, catalogs: tuple[str, ...], n: int, replicates: int, map_hyper: str) -> np.ndarray:
-    """MAPs of the full network on datasets (n, 0..R−1), (R, d): the points earlier layers freeze at.
-
-    Cached per worker process, so the rows of one table that freeze at the same MAP fit it once.
-    """
+def _map_fits(task_key: str, catalogs: tuple[str, ...], n: int, replicates: int, map_hyper: str
+              ) -> tuple[np.ndarray, float, float]:
+    """MAPs of the full network on datasets (n, 0..R−1), (R, d), with the gradient evaluations and
+    seconds they took: the points the earlier layers freeze at, and their cost."""
+    start = time.perf_counter()
     task = load_catalog(catalogs).get(task_key)
     targets = [TemperedTarget(task, task.dataset(n, r), 1.0) for r in range(replicates)]
-    draws = _sample_all(_method("map", json.loads(map_hyper)), targets, Budget(MAP_BUDGET),
-                        list(range(replicates)))
+    draws = sample_many(with_params("map", json.loads(map_hyper)), targets, Budget(MAP_BUDGET), list(range(replicates)))
     out = np.full((replicates, task.n_params), np.nan)
     for r, d in enumerate(draws):
         if d.params is not None:
             out[r] = d.params.reshape(-1)
-    return out
-
-
-def _sample_all(method: Any, targets: list[TemperedTarget], budget: Budget, seeds: list[int]) -> list[Any]:
-    """All posteriors of one n: batched when the method can (``sample_many``), else one by one."""
-    many = getattr(method, "sample_many", None)
-    if many is not None:
-        return many(targets, budget, seeds)
-    return [method.sample(t, budget, s) for t, s in zip(targets, seeds)]
+    return out, float(sum(d.grad_evals for d in draws)), time.perf_counter() - start
 
 
 def _seed(n: int, replicate: int) -> int:
     return int(np.random.SeedSequence([replicate, n, 104729]).generate_state(1)[0])
 
 
-def run_generalisation(spec: GeneralisationSpec) -> dict[str, Any]:
-    """Compute one generalisation cell. Failed posteriors become NaN entries and a status."""
-    catalog = load_catalog(spec.catalogs)
-    task = catalog.get(spec.task)
-    method = _method(spec.method, spec.hyper)
-    check_spec(spec, task)
-    k = scheme_layers(task, spec.scheme)
-    test = task.dataset(spec.n_test, TEST_SEED)
-    truth = np.asarray(task.truth, dtype=np.float64)
-    log_truth = log_likelihood(numpy_ops(), task.model, truth, test.x, test.y, task.noise_std)
-    start = time.perf_counter()
-    errors = np.full((len(spec.ns), spec.replicates), np.nan)
-    statuses: dict[str, int] = {}
+def run_generalisation(spec: Any, task: Any, out: Outcome) -> None:
+    """Fill ``out`` with G(n, r) for every n and dataset draw, then the slope against 1/n."""
+    opts = spec.options
+    ns, replicates, n_test = tuple(opts["ns"]), int(opts["replicates"]), int(opts["n_test"])
+    scheme, intercept = opts.get("scheme", "all"), bool(opts.get("intercept", False))
+    max_draws = int(opts.get("max_draws", DEFAULT_MAX_DRAWS))
+    method = with_params(spec.method, spec.hyper)
+    k = scheme_layers(task, scheme)
+    test = task.dataset(n_test, TEST_SEED)
+    log_truth = log_likelihood(numpy_ops(), task.model, np.asarray(task.truth, dtype=np.float64), test.x, test.y,
+                               task.noise_std)
+    errors = np.full((len(ns), replicates), np.nan)
+    counts: dict[str, int] = {}
     failures: list[str] = []
-    grad_evals = 0.0
-    diagnostics: list[dict[str, Any]] = []
-    for i, n in enumerate(spec.ns):
-        seeds = [_seed(n, r) for r in range(spec.replicates)]
-        try:
-            datasets = [task.dataset(n, r) for r in range(spec.replicates)]
+    map_cost = {"grad_evals": 0.0, "seconds": 0.0}
+    out.betas = [1.0]
+    for i, n in enumerate(ns):
+        datasets = [task.dataset(n, r) for r in range(replicates)]
+        with out.timing("sample"):
             if k is None:
                 runs = [(task, data, test.x) for data in datasets]
             else:
-                w_maps = _map_fits(task.key, spec.catalogs, n, spec.replicates, json.dumps(spec.map_hyper, sort_keys=True))
+                w_maps, map_evals, map_seconds = _map_fits(task.key, spec.catalogs, n, replicates,
+                                                           json.dumps(opts.get("map_hyper", {}), sort_keys=True))
+                out.grad_evals += map_evals
+                out.sample_s += map_seconds  # charged as measured, whether computed now or reused
+                map_cost["grad_evals"] += map_evals
+                map_cost["seconds"] += map_seconds
                 runs = []
                 for data, w_map in zip(datasets, w_maps):
                     run_task, phi = freeze(task, w_map, k)
                     runs.append((run_task, frozen_dataset(data, phi), phi(test.x)))
             targets = [TemperedTarget(run_task, run_data, 1.0) for run_task, run_data, _ in runs]
-            all_draws = _sample_all(method, targets, Budget(spec.budget), seeds)
-        except SltBenchError:
-            raise
-        except Exception as err:  # a method bug on one n must not end the experiment
-            failures.append(f"n={n}: {type(err).__name__}: {err} | {traceback.format_exc(limit=2)[-300:]}")
-            statuses["error"] = statuses.get("error", 0) + spec.replicates
-            continue
-        for r, ((run_task, _, x_test), draws) in enumerate(zip(runs, all_draws)):
-            status = draws.status
-            grad_evals += draws.grad_evals
-            diagnostics.append({"n": n, "r": r, "status": status, **_plain({
-                key: draws.diagnostics.get(key) for key in ("ess", "rhat", "divergences", "accept_rate")})})
-            if status in USABLE and draws.params is not None and np.all(np.isfinite(draws.params)):
-                params = draws.params.reshape(-1, run_task.n_params)
-                if len(params) > spec.max_draws:  # evenly thinned: the predictive's cost is draws × n'
-                    params = params[np.linspace(0, len(params) - 1, spec.max_draws).round().astype(int)]
-                log_pred = log_predictive(run_task.model, task.noise_std, params, x_test, test.y)
-                errors[i, r] = generalisation_error(log_truth, log_pred)
-            elif status in USABLE:
-                status = "nan"
-                failures.append(f"n={n} r={r}: parameter draws missing or not finite")
-            else:
-                failures.append(f"n={n} r={r}: {status}: {draws.reason}")
-            statuses[status] = statuses.get(status, 0) + 1
-    fit = fit_slope(spec.ns, errors, spec.intercept)
-    slope = fit["slope"]
-    se = fit["se_replicates"] if math.isfinite(fit.get("se_replicates", float("nan"))) else fit["se"]
+            try:
+                all_draws = sample_many(method, targets, Budget(spec.budget), [_seed(n, r) for r in range(replicates)])
+            except BaseException:
+                out.grad_evals += sum(t.grad_evals for t in targets)
+                raise
+        with out.timing("score"):
+            for r, ((run_task, _, x_test), draws) in enumerate(zip(runs, all_draws)):
+                out.grad_evals += float(draws.grad_evals)
+                status, reason = posterior_status(draws) if draws.status != "point_estimate" else (draws.status, "")
+                out.diagnostics.append({"n": n, "r": r, "status": status, **{
+                    key: draws.diagnostics.get(key) for key in ("ess", "rhat", "divergences", "accept_prob")}})
+                if status in USABLE and draws.params is not None and np.all(np.isfinite(draws.params)):
+                    params = draws.params.reshape(-1, run_task.n_params)
+                    if len(params) > max_draws:  # evenly thinned: the predictive's cost is draws × n'
+                        params = params[np.linspace(0, len(params) - 1, max_draws).round().astype(int)]
+                    log_pred = log_predictive(run_task.model, task.noise_std, params, x_test, test.y)
+                    errors[i, r] = generalisation_error(log_truth, log_pred)
+                elif status in USABLE:
+                    status, reason = "nan", "parameter draws missing or not finite"
+                if status not in ("ok", "point_estimate"):
+                    failures.append(f"n={n} r={r}: {status}: {reason}")
+                counts[status] = counts.get(status, 0) + 1
+    with out.timing("score"):
+        fit = fit_slope(ns, errors, intercept)
+    out.rlct_hat = fit["slope"]
+    out.se = fit["se_replicates"] if math.isfinite(fit.get("se_replicates", float("nan"))) else fit["se"]
     finite = np.isfinite(errors)
-    if finite.all():
-        status, reason = "ok", ""
-    else:
-        bad = [s for s in ("error", "nan", "budget_exceeded", "degenerate", "diverged") if statuses.get(s)]
-        status = bad[0] if bad else "nan"
-        reason = f"{int((~finite).sum())} of {errors.size} posteriors unusable; first: {failures[0] if failures else '?'}"
-    fit.update(scheme=spec.scheme, n_test=spec.n_test, statuses=statuses, errors=errors.tolist(),
-               se_ols=fit["se"], map_hyper=spec.map_hyper)
-    lam = task.rlct_value
-    return {
-        "key": spec.key,
-        "task": task.id, "task_version": task.version, "family": task.family, "n_params": task.n_params,
-        "method": spec.method if spec.scheme == "all" else f"{spec.method}[{spec.scheme}]",
-        "tier": spec.tier, "preset_hash": spec.preset_hash, "hyper": spec.hyper,
-        "budget": spec.budget, "seed": 0, "n": max(spec.ns), "estimator": "generalisation", "betas": [1.0],
-        "rlct": str(task.rlct) if task.rlct is not None else None, "rlct_value": lam,
-        "multiplicity": task.multiplicity, "kind": task.kind,
-        "rlct_hat": slope, "se": se, "finite_target": None,
-        **score(slope, se, lam, None),
-        "target_note": "learning coefficient of generalisation: slope of E_n G(n) against 1/n "
-                       f"({len(spec.ns)} values of n, {spec.replicates} dataset draws each, {spec.n_test} test points); "
-                       "the Bayes predictive's slope is λ",
-        "status": status, "reason": reason, "grad_evals": grad_evals, "wall_s": time.perf_counter() - start,
-        "diagnostics": diagnostics, "fit": _plain(fit),
-        "versions": package_versions(), "git_commit": git_commit(),
-        "created_at": datetime.now(timezone.utc).isoformat(),
-    }
+    if not finite.all():
+        out.worsen("nan", f"{int((~finite).sum())} of {errors.size} posteriors unusable; first: "
+                          f"{failures[0] if failures else '?'}")
+    for status in SEVERITY:
+        if counts.get(status) and status not in ("ok", "point_estimate"):
+            first = next((f for f in failures if f": {status}:" in f), "")
+            out.worsen(status, f"{counts[status]} of {errors.size} posteriors {status}; first: {first}")
+    fit.update(scheme=scheme, n_test=n_test, statuses=counts, errors=errors.tolist(), se_ols=fit["se"],
+               map_hyper=opts.get("map_hyper", {}), map_cost=map_cost)
+    out.fit = fit
+    out.target_note = ("learning coefficient of generalisation: slope of E_n G(n) against 1/n "
+                       f"({len(ns)} values of n, {replicates} dataset draws each, {n_test} test points); "
+                       "the Bayes predictive's slope is λ")

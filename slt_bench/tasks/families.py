@@ -14,8 +14,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from slt_bench import theory
+from slt_bench.limits import MAX_PARAMS
 from slt_bench.models import Dense, Mixture, ModelSpec, Monomial
 from slt_bench.tasks.task import Inputs
+
+MAX_EXPONENT = 10  # k_j and h_j of a normal crossing: w^(2k) for larger k underflows float64 near w = 0
+MAX_WIDTH = 100_000  # one layer of a network
+MAX_DEPTH = 50  # layers of a network
 
 
 @dataclass(frozen=True)
@@ -33,20 +38,38 @@ class FamilyInstance:
     prior_exponents: tuple[int, ...] | None = None
 
 
-def _int(params: Mapping[str, Any], name: str, minimum: int = 0) -> int:
+def _int(params: Mapping[str, Any], name: str, minimum: int = 0, maximum: int = MAX_WIDTH) -> int:
     if name not in params:
         raise ValueError(f"missing parameter {name!r}")
     value = params[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"parameter {name} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(f"parameter {name} must be an integer from {minimum} to {maximum:,}, got {value!r}")
     return value
 
 
-def _int_list(params: Mapping[str, Any], name: str) -> list[int]:
+def _int_list(params: Mapping[str, Any], name: str, minimum: int, maximum: int, max_len: int) -> list[int]:
     value = params.get(name)
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise ValueError(f"parameter {name} must be a list of integers, got {value!r}")
+    if (not isinstance(value, (list, tuple)) or not 1 <= len(value) <= max_len
+            or not all(isinstance(v, int) and not isinstance(v, bool) and minimum <= v <= maximum for v in value)):
+        raise ValueError(f"parameter {name} must be a list of 1 to {max_len} integers, each from {minimum} to "
+                         f"{maximum:,}; got {value!r}")
     return list(value)
+
+
+def _check_keys(params: Mapping[str, Any], family: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """Unknown parameter names (a misspelt ``weigth``) are an error, not silently ignored."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params must be a table, got {params!r}")
+    unknown = sorted(set(params) - set(required) - set(optional))
+    if unknown:
+        valid = ", ".join(required + optional)
+        raise ValueError(f"unknown parameter(s) {unknown} for family {family}; valid parameters: {valid}")
+
+
+def _check_size(model: ModelSpec) -> None:
+    """Refuse a model too large to hold, before its truth is built."""
+    if model.n_params > MAX_PARAMS:
+        raise ValueError(f"the model has {model.n_params:,} parameters; at most {MAX_PARAMS:,} are supported")
 
 
 def _identity_factors(widths: list[int], r: int) -> np.ndarray:
@@ -61,7 +84,9 @@ def _identity_factors(widths: list[int], r: int) -> np.ndarray:
 
 def regular(params: Mapping[str, Any]) -> FamilyInstance:
     """Linear regression y = wᵀx + ε, x ~ N(0, I_d), truth w_j = 1/2."""
-    d = _int(params, "d", 1)
+    _check_keys(params, "regular", ("d",))
+    d = _int(params, "d", 1, MAX_PARAMS)
+    _check_size(Dense((d, 1)))
     truth = tuple([0.5] * d)
     lam, m = theory.regular(d)
     return FamilyInstance(Dense((d, 1)), truth, truth, Inputs("normal", d), lam, m, "regular model: λ = d/2")
@@ -69,8 +94,9 @@ def regular(params: Mapping[str, Any]) -> FamilyInstance:
 
 def normal_crossing(params: Mapping[str, Any]) -> FamilyInstance:
     """y = (Π_j w_j^{k_j}) x + ε, x ~ N(0,1), truth w = 0, prior ∝ Π|w_j|^{h_j} N(0, std²)."""
-    k = _int_list(params, "k")
-    h = _int_list(params, "h") if "h" in params else None
+    _check_keys(params, "normal_crossing", ("k",), ("h",))
+    k = _int_list(params, "k", 1, MAX_EXPONENT, 3)
+    h = _int_list(params, "h", 0, MAX_EXPONENT, 3) if "h" in params else None
     lam, m = theory.normal_crossing(k, h)
     zero = tuple([0.0] * len(k))
     return FamilyInstance(
@@ -81,7 +107,9 @@ def normal_crossing(params: Mapping[str, Any]) -> FamilyInstance:
 
 def reduced_rank(params: Mapping[str, Any]) -> FamilyInstance:
     """y = B A x + ε, A: H×M, B: N×H, x ~ N(0, I_M), truth A₀, B₀ with identity r×r blocks."""
+    _check_keys(params, "reduced_rank", ("M", "N", "H", "r"))
     M, N, H, r = (_int(params, "M", 1), _int(params, "N", 1), _int(params, "H", 1), _int(params, "r"))
+    _check_size(Dense((M, H, N)))
     lam, m = theory.reduced_rank(M, N, H, r)
     truth = tuple(_identity_factors([M, H, N], r))
     return FamilyInstance(
@@ -91,7 +119,11 @@ def reduced_rank(params: Mapping[str, Any]) -> FamilyInstance:
 
 def deep_linear(params: Mapping[str, Any]) -> FamilyInstance:
     """y = W_L ⋯ W_1 x + ε, x ~ N(0, I_{H_0}), truth layers with identity r×r blocks (rank r)."""
-    widths, r = _int_list(params, "widths"), _int(params, "r")
+    _check_keys(params, "deep_linear", ("widths", "r"))
+    widths, r = _int_list(params, "widths", 1, MAX_WIDTH, MAX_DEPTH + 1), _int(params, "r")
+    if len(widths) < 3:
+        raise ValueError(f"parameter widths needs at least 3 entries (input, a hidden layer, output), got {widths}")
+    _check_size(Dense(tuple(widths)))
     lam, m = theory.deep_linear(widths, r)
     truth = tuple(_identity_factors(widths, r))
     return FamilyInstance(
@@ -102,7 +134,9 @@ def deep_linear(params: Mapping[str, Any]) -> FamilyInstance:
 
 def tanh_zero(params: Mapping[str, Any]) -> FamilyInstance:
     """f(x, w) = Σ_h a_h tanh(b_h x), x ~ U[−2, 2], truth f ≡ 0 (w = 0)."""
+    _check_keys(params, "tanh_zero", ("H",))
     H = _int(params, "H", 1)
+    _check_size(Dense((1, H, 1)))
     lam, m = theory.tanh_zero(H)
     zero = tuple([0.0] * (2 * H))
     return FamilyInstance(
@@ -114,6 +148,7 @@ def tanh_zero(params: Mapping[str, Any]) -> FamilyInstance:
 def mixture(params: Mapping[str, Any]) -> FamilyInstance:
     """Gaussian mixtures with truth N(0,1); ``kind`` free-weight (a ~ U[0,1]) or fixed-weight."""
     kind = params.get("kind")
+    _check_keys(params, "mixture", ("kind",), ("weight",) if kind == "fixed-weight" else ())
     lam, m = theory.mixture_zero(kind)
     if kind == "free-weight":
         model: ModelSpec = Mixture(None)
@@ -135,6 +170,7 @@ def murfet2020_s6(params: Mapping[str, Any]) -> FamilyInstance:
     s_m: m hidden units with w_i the rotation of (1, 0) by π/m + 2π(i−1)/m, b_i = −1/3, q_i = 1;
     the other units and c are zero. act is ReLU or SiLU(τ=100), x·sigmoid(100x).
     """
+    _check_keys(params, "murfet2020_s6", ("m",), ("activation",))
     m = _int(params, "m", 1)
     activation = params.get("activation", "relu")
     if activation not in ("relu", "silu"):
@@ -164,11 +200,12 @@ def murfet2020_s5(params: Mapping[str, Any]) -> FamilyInstance:
     biases (the paper does not say; a choice). The truth is one draw of He-scaled weights,
     W ~ N(0, 2/fan_in), from ``truth_seed``: the paper's own truth is not published.
     """
-    layers = _int(params, "layers", 1)
+    _check_keys(params, "murfet2020_s5", ("layers",), ("head", "truth_seed"))
+    layers = _int(params, "layers", 1, MAX_DEPTH)
     head = params.get("head", "identity")
     if head not in ("identity", "relu"):
         raise ValueError(f"parameter head must be identity or relu, got {head!r}")
-    truth_seed = _int(params, "truth_seed") if "truth_seed" in params else 0
+    truth_seed = _int(params, "truth_seed", 0, 2**32 - 1) if "truth_seed" in params else 0
     widths = (3, *([5] * layers), 3, 3, 3)
     model = Dense(widths, activations=("relu",) * layers + ("identity", head))
     rng = np.random.default_rng([truth_seed, layers, 0 if head == "identity" else 1, 2020])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -175,6 +178,32 @@ class Task:
     @property
     def params_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params}
+
+    @cached_property
+    def content_hash(self) -> str:
+        """A hash of everything that defines the task's posterior and its score: id (it seeds the
+        data), family and parameters, model, truth, w*, prior, inputs, noise, default n, and λ (or
+        the reference value). Two tasks with the same id@version but different content differ here,
+        so a result computed for one is never reused for the other."""
+        def floats(values: Any) -> str | None:
+            if values is None:
+                return None
+            return hashlib.sha256(np.asarray(values, dtype=np.float64).tobytes()).hexdigest()
+
+        blob = json.dumps({
+            "id": self.id, "family": self.family, "params": repr(self.params), "model": repr(self.model),
+            "truth": floats(self.truth), "w_star": floats(self.w_star), "prior": repr(self.prior),
+            "inputs": repr(self.inputs), "noise_std": repr(float(self.noise_std)), "n": self.n, "kind": self.kind,
+            "rlct": str(self.rlct), "multiplicity": self.multiplicity, "rlct_ref": repr(self.rlct_ref),
+            "rlct_se": repr(self.rlct_se),
+        }, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def data_bytes(self, n: int) -> int:
+        """Bytes of a materialised dataset of n points (x and y, float64)."""
+        from slt_bench.limits import data_bytes
+
+        return data_bytes(n, self.model.in_dim, self.model.out_dim)
 
     @property
     def rlct_value(self) -> float | None:

@@ -40,7 +40,9 @@ def test_estimators_hit_their_finite_n_target_with_exact_draws(catalog, name):
     rng = np.random.default_rng(42)
     draws = [_exact_draws(task, data, p, rng) for p in posts]
     result = est.estimate(task, data, posts, draws)
-    target = est.finite_n_target(task, data, posts, result)
+    finite = est.finite_n_target(task, data, posts, result)
+    assert finite.status == "exact", finite.detail
+    target = finite.value
     assert math.isfinite(result.se) and result.se > 0
     assert abs(result.rlct_hat - target) < 3 * result.se, (result, target)
     if name != "local":  # the global estimators' finite-n value is d/2 up to O(1/n) on a regular model

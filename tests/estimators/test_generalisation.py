@@ -101,5 +101,6 @@ def test_last_layer_scheme_freezes_the_earlier_layers(catalog, tmp_path):
                                   "last_layer")
     store = ResultStore(tmp_path / "g.sqlite")
     (row,) = store.rows(execute(specs, store))
-    assert row["method"] == "laplace[last_layer]" and row["status"] in ("ok", "degenerate"), row["reason"]
+    assert row["method"] == "laplace" and row["options"]["scheme"] == "last_layer"
+    assert row["status"] in ("ok", "degenerate"), row["reason"]
     assert all(math.isfinite(v) for v in row["fit"]["g_mean"])

@@ -120,9 +120,16 @@ def test_vi_meanfield_matches_the_analytic_mean_field_optimum(catalog):
 
 def test_vi_flow_fits_and_feeds_the_estimators(catalog):
     task = catalog.get("regular/d2")
-    result, draws = _estimate(task, task.dataset(10_000, 0), "vi", {"guide": "flow", "steps": 4000}, "multi-beta")
+    data = task.dataset(10_000, 0)
+    result, draws = _estimate(task, data, "vi", {"guide": "flow", "steps": 4000}, "multi-beta")
     assert all(d.status == "ok" for d in draws)
-    assert abs(result.rlct_hat - 1.0) <= 3 * result.se + 0.1
+    # On a regular model the posterior is Gaussian, which the flow can represent: λ̂ from its draws
+    # must sit within 3 SE (the estimator's Monte Carlo SE from the draws' ESS) of the exact
+    # finite-n value of the estimator on this dataset (quadrature), with no added slack.
+    est = get_estimator("multi-beta")
+    finite = est.finite_n_target(task, data, est.posteriors(task, data), result)
+    assert finite.status == "exact"
+    assert abs(result.rlct_hat - finite.value) <= 3 * result.se, (result.rlct_hat, result.se, finite.value)
     with pytest.raises(SltBenchError, match="needs at least 2 parameters.*valid here: meanfield"):
         expand_grid(catalog, "vi", ["nc/k2"], "smoke", 1, None, "smoke", "multi-beta", overrides={"guide": "flow"})
 
