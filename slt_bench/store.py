@@ -6,6 +6,11 @@ one. ``--force`` recomputes a cell and appends the new row beside the old one: n
 overwritten, :meth:`ResultStore.rows` returns the newest row of each cell, and
 :meth:`ResultStore.history` every row a cell has had. Only the driver process writes.
 
+Besides the cells, a ``traces`` table keeps each row's n L_n traces (a few chains per posterior,
+evenly thinned, float32, compressed): what the report's trace plots show. Copying a store without
+that table (``sqlite3 x.sqlite "DROP TABLE traces; VACUUM"``) keeps every number and drops only the
+pictures, which is how the committed baseline stays small.
+
 The file carries its schema version (``meta.schema_version``). A store written by an earlier
 release (schema 1: one row per key, replaced by ``--force``) is read as it is and migrated in one
 transaction when it is first opened for writing. A path that is not a slt-bench store (a folder,
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import sqlite3
+import zlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterable
@@ -155,6 +161,7 @@ class ResultStore:
                 con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (json.dumps(SCHEMA_VERSION),))
             elif version == 1:
                 self._migrate_v1(con, cols)
+            con.execute("CREATE TABLE IF NOT EXISTS traces (row_id INTEGER PRIMARY KEY, data BLOB)")
         self.schema = SCHEMA_VERSION
 
     @staticmethod
@@ -221,6 +228,21 @@ class ResultStore:
             out.append(full)
         return out
 
+    def traces(self, row_id: int) -> list[Any]:
+        """The n L_n traces stored with a row: one (chains, points) array per posterior; [] if none."""
+        if self._empty():
+            return []
+
+        def read() -> Any:
+            with closing(self._connect()) as con:
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "traces" not in tables:
+                    return None
+                return con.execute("SELECT data FROM traces WHERE row_id = ?", (row_id,)).fetchone()
+
+        found = self._guard(read)
+        return _unpack_traces(found[0]) if found else []
+
     def get_meta(self, name: str, default: Any = None) -> Any:
         if self._empty():
             return default
@@ -248,9 +270,13 @@ class ResultStore:
         values = [json.dumps(_plain(row.get(c)), allow_nan=False) if c in _JSON else _plain(row.get(c)) for c in COLUMNS]
         marks = ", ".join("?" for _ in COLUMNS)
 
+        traces = row.get("traces") or []
+
         def write() -> None:
             with closing(self._connect()) as con, con:
-                con.execute(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({marks})", values)
+                cursor = con.execute(f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({marks})", values)
+                if traces:
+                    con.execute("INSERT INTO traces (row_id, data) VALUES (?, ?)", (cursor.lastrowid, _pack_traces(traces)))
 
         self._guard(write)
 
@@ -264,6 +290,28 @@ class ResultStore:
                 con.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, json.dumps(value)))
 
         self._guard(write)
+
+
+def _pack_traces(traces: list[Any]) -> bytes:
+    """[(chains, points) arrays] → zlib(JSON shapes + NUL + float32 bytes)."""
+    import numpy as np
+
+    arrays = [np.asarray(t, dtype=np.float32) for t in traces]
+    header = json.dumps([list(a.shape) for a in arrays]).encode()
+    return zlib.compress(header + b"\0" + b"".join(a.tobytes() for a in arrays), 6)
+
+
+def _unpack_traces(blob: bytes) -> list[Any]:
+    import numpy as np
+
+    raw = zlib.decompress(blob)
+    header, _, body = raw.partition(b"\0")
+    out, start = [], 0
+    for shape in json.loads(header):
+        size = int(np.prod(shape)) * 4
+        out.append(np.frombuffer(body[start:start + size], dtype=np.float32).reshape(shape).astype(np.float64))
+        start += size
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -64,4 +64,5 @@ def make_row(spec: CellSpec, task: Any, out: Outcome) -> dict[str, Any]:
         "wall_s": out.sample_s + out.score_s, "diagnostics": out.diagnostics, "fit": out.fit,
         "versions": package_versions(), "git_commit": git_commit(), "scoring_version": SCORING_VERSION,
         "created_at": datetime.now(timezone.utc).isoformat(),
+        "traces": out.traces,
     }

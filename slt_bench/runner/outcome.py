@@ -45,6 +45,7 @@ class Outcome:
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     fit: dict[str, Any] = field(default_factory=dict)
     target_note: str = ""
+    traces: list[np.ndarray] = field(default_factory=list)
 
     def worsen(self, status: str, reason: str) -> None:
         """Keep the worse of the current status and ``status`` (with its reason)."""
@@ -105,6 +106,22 @@ def worst(statuses: Sequence[tuple[str, str]], label: Sequence[str]) -> tuple[st
         if SEVERITY.index(status) < SEVERITY.index(best[0]):
             best = (status, f"{name}: {reason}" if reason else name)
     return best
+
+
+TRACE_CHAINS = 4  # chains kept per posterior for the report's trace plots
+TRACE_POINTS = 100  # points kept per chain (evenly thinned)
+
+
+def trace_of(draws: Draws) -> np.ndarray:
+    """n L_n of the first :data:`TRACE_CHAINS` chains, evenly thinned to :data:`TRACE_POINTS` points:
+    what a trace plot needs, at a few kilobytes a posterior."""
+    n_loss = np.asarray(draws.n_loss, dtype=np.float64)
+    if n_loss.ndim != 2 or n_loss.size == 0:
+        return np.zeros((0, 0))
+    kept = n_loss[:TRACE_CHAINS]
+    if kept.shape[1] > TRACE_POINTS:
+        kept = kept[:, np.linspace(0, kept.shape[1] - 1, TRACE_POINTS).round().astype(int)]
+    return kept
 
 
 def describe_error(err: BaseException) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from slt_bench.estimators import get_estimator
 from slt_bench.methods import make_method
-from slt_bench.runner.outcome import ESTIMABLE, Outcome, posterior_status, summarise, worst
+from slt_bench.runner.outcome import ESTIMABLE, Outcome, posterior_status, summarise, trace_of, worst
 from slt_bench.runner.spec import CellSpec, posterior_seed
 from slt_bench.scoring import target_note
 from slt_bench.target import Budget, TemperedTarget
@@ -32,6 +32,7 @@ def run_rlct(spec: CellSpec, task: Any, out: Outcome) -> None:
                 raise
             out.grad_evals += float(found.grad_evals)
             draws.append(found)
+    out.traces = [trace_of(d) for d in draws]
     statuses = [posterior_status(d) for d in draws]
     out.diagnostics = [summarise(d, s, i) for i, (d, (s, _)) in enumerate(zip(draws, statuses))]
     out.worsen(*worst(statuses, [f"posterior {i} (β = {p.beta:.4g})" for i, p in enumerate(posteriors)]))
