@@ -280,23 +280,48 @@ def _json_default(value: Any) -> Any:
 # ---- report -----------------------------------------------------------------------------
 @main.command()
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--baseline", "baselines", multiple=True, type=click.Path(),
+              help="Another store to compare against (repeatable), e.g. docs/leaderboard/baseline.sqlite; "
+                   "a cell in both is taken from --store.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="Write the report here instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
               help="md: the Markdown leaderboard; csv/json: one record per leaderboard row.")
+@click.option("--html", "html_dir", type=click.Path(), default=None,
+              help="Also write the static HTML site (leaderboard, plots, a page per method and task) into this folder.")
 @click.option("--method", "methods", multiple=True, help="Only these methods (repeatable).")
 @click.option("--family", "families", multiple=True, help="Only these task families (repeatable).")
 @click.option("--tier", "tiers", multiple=True, type=click.Choice(["smoke", "standard", "gold"]),
               help="Only these tiers (repeatable).")
 @click.option("--estimator", "estimators", multiple=True, help="Only these estimators (repeatable).")
-def report(store_path, output, fmt, methods, families, tiers, estimators) -> None:
+def report(store_path, baselines, output, fmt, html_dir, methods, families, tiers, estimators) -> None:
     """The leaderboard from the store: one row per method preset × estimator × family × n."""
     from pathlib import Path
 
-    from slt_bench.report import filter_rows, leaderboard_records, leaderboard_markdown
+    from slt_bench.report import filter_rows, leaderboard_markdown, leaderboard_records
     from slt_bench.store import DEFAULT_PATH, ResultStore
 
-    rows = ResultStore(Path(store_path or DEFAULT_PATH), writable=False).rows()
+    main_store = ResultStore(Path(store_path or DEFAULT_PATH), writable=False)
+    stores = {"this store": main_store}
+    for i, path in enumerate(baselines):
+        stores[f"baseline {Path(path).name}" if len(baselines) == 1 else f"baseline {i + 1} ({Path(path).name})"] = \
+            ResultStore(Path(path), writable=False)
+    if output and not Path(output).parent.is_dir():
+        raise SltBenchError(f"--output: folder {Path(output).parent} does not exist")
+    if html_dir and Path(html_dir).exists() and not Path(html_dir).is_dir():
+        raise SltBenchError(f"--html: {html_dir} exists and is not a folder")
+    rows, seen = [], set()
+    for source, store in stores.items():
+        for row in store.rows():
+            if row["key"] not in seen:
+                seen.add(row["key"])
+                rows.append({**row, "source": source})
     rows = filter_rows(rows, methods=methods, families=families, tiers=tiers, estimators=estimators)
+    if html_dir:
+        from slt_bench.report.html import write_site
+
+        command = "slt-bench report " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "slt-bench report"
+        index = write_site(rows, Path(html_dir), lambda r: stores[r["source"]].traces(r["row_id"]), command)
+        click.echo(f"wrote {index} (open it in a browser; it needs no network)", err=True)
     if fmt == "md":
         text = leaderboard_markdown(rows)
     else:
@@ -308,11 +333,8 @@ def report(store_path, output, fmt, methods, families, tiers, estimators) -> Non
 
             text = pd.DataFrame(records).to_csv(index=False)
     if output:
-        target = Path(output)
-        if not target.parent.is_dir():
-            raise SltBenchError(f"--output: folder {target.parent} does not exist")
-        target.write_text(text)
-        click.echo(f"wrote {output}")
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
 

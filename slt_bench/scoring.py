@@ -41,10 +41,16 @@ def score(rlct_hat: float, se: float, rlct: float | None, finite_target: float |
     }
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def sharpest_z(row: Mapping[str, Any]) -> float | None:
-    """z against the finite-n target where one was scored, else against λ."""
-    z = row.get("finite_z")
-    return z if z is not None else row.get("z")
+    """z against the finite-n target where one was scored, else against λ (NaN counts as missing)."""
+    for name in ("finite_z", "z"):
+        if _present(row.get(name)):
+            return float(row[name])
+    return None
 
 
 def counts_as_success(row: Mapping[str, Any], k: float = 3.0) -> bool:

@@ -121,7 +121,8 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows))
     if frame.empty:
         return frame
-    for col in ("task_hash", "finite_rel_error", "finite_z", "rel_error", "z", "scheme"):
+    for col in ("task_hash", "finite_rel_error", "finite_z", "rel_error", "z", "scheme", "finite_target",
+                "finite_status", "rlct_value"):
         if col not in frame:
             frame[col] = None
     frame["preset"] = [preset_label(r) for r in frame.to_dict("records")]
@@ -133,6 +134,10 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     frame["abs_rel"] = pd.to_numeric(frame["rel_error"], errors="coerce").abs()
     frame["abs_rel_finite"] = pd.to_numeric(frame["finite_rel_error"], errors="coerce").abs()
     frame["abs_finite_z"] = pd.to_numeric(frame["finite_z"], errors="coerce").abs()
+    # estimator bias: the exact finite-n target against λ, (target − λ)/λ, where the target is exact
+    target = pd.to_numeric(frame["finite_target"], errors="coerce").where(frame.get("finite_status") == "exact")
+    lam = pd.to_numeric(frame["rlct_value"], errors="coerce")
+    frame["estimator_bias"] = (target - lam) / lam.abs()
     ok = frame["status"] == "ok"
     records = []
     for key, group in frame.groupby(list(GROUP_KEYS), sort=False, dropna=False):
@@ -150,6 +155,8 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "median_abs_rel_err_finite_n": (float(good["abs_rel_finite"].median())
                                             if good["abs_rel_finite"].notna().any() else None),
             "median_abs_z_finite_n": float(good["abs_finite_z"].median()) if good["abs_finite_z"].notna().any() else None,
+            "estimator_bias": (float(group["estimator_bias"].median()) if group["estimator_bias"].notna().any()
+                               else None),
             "within_3se": float(group["success"].mean()),
             "grad_evals_per_cell": float(pd.to_numeric(group["grad_evals"], errors="coerce").median()),
             "seconds_per_cell": float(pd.to_numeric(group["wall_s"], errors="coerce").median()),
