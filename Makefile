@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow install clean bench bench-quick bench-check bench-publish microbench peers asv-env
+.PHONY: run test test-slow install browser clean bench bench-quick bench-check bench-ci bench-publish bench-backfill \
+	microbench peers asv-env leaderboard help
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +22,16 @@ run: $(STAMP)
 	$(BIN)/slt-bench run --method sgld
 
 ## test: the test suite (statistical accuracy runs marked slow are excluded; `make test-slow` runs them)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+## browser: Debian's chromium and chromium-driver for the report's browser test (installed with apt-get
+## when missing and we are root, as in CI; otherwise the browser test is skipped outside CI)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null; \
+	else echo "note: chromium/chromium-driver missing and not root: the browser test will be skipped"; fi
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
@@ -40,7 +49,8 @@ asv-env: $(STAMP)
 	@mkdir -p $(ASV_LINK) && ln -sfn $(CURDIR)/$(VENV) $(ASV_LINK)/venv
 	@$(ASV) machine --yes --machine $(ASV_MACHINE) > /dev/null
 
-## bench: the asv suite for HEAD, saved in benchmarks/results/ (commit them)
+## bench: the asv suite for HEAD (about 10 min), saved in benchmarks/results/: part of finishing a change
+## that touches slt_bench/, methods/ or tasks/ — commit the files it writes with the change
 bench: asv-env
 	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) --set-commit-hash $$(git rev-parse HEAD) --show-stderr
 
@@ -48,11 +58,29 @@ bench: asv-env
 bench-quick: asv-env
 	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) --quick --dry-run --show-stderr
 
-## bench-check: HEAD against the previous commit with stored results; non-zero on a regression
+## bench-check: the two newest commits with stored results (says so when HEAD has none); non-zero on a regression
 bench-check: $(STAMP)
 	$(BIN)/python benchmarks/check.py --machine $(ASV_MACHINE)
 
-## bench-publish: the HTML history of every stored result, in .asv/html
+## bench-ci: the fixed-seed accuracy figures recomputed now against the newest stored results; fails when
+## one got worse by more than 2 SE without an entry in benchmarks/expected_changes.toml (CI runs this)
+bench-ci: $(STAMP)
+	$(BIN)/python benchmarks/check.py --machine $(ASV_MACHINE) --accuracy-now
+
+## bench-backfill: asv results for earlier commits (COMMITS="sha1 sha2 ..."), each run from a worktree of
+## that commit with its own benchmarks, saved beside the others in benchmarks/results/
+bench-backfill: asv-env
+	@for c in $(COMMITS); do \
+		dir=$$(mktemp -d) && git worktree add --detach -f $$dir $$c > /dev/null && \
+		(cd $$dir && PYTHONPATH=$$dir $(CURDIR)/$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) \
+			--set-commit-hash $$(git -C $$dir rev-parse HEAD) --show-stderr) ; \
+		cp $$dir/benchmarks/results/$(ASV_MACHINE)/$$(git -C $$dir rev-parse HEAD | cut -c1-8)-*.json \
+			benchmarks/results/$(ASV_MACHINE)/ ; \
+		git worktree remove --force $$dir ; \
+	done
+
+## bench-publish: the HTML history of every stored result, in .asv/html (not committed; open
+## .asv/html/index.html in a browser, or `$(ASV) preview` to serve it on localhost)
 bench-publish: asv-env
 	$(ASV) publish && echo "open .asv/html/index.html"
 
@@ -65,6 +93,15 @@ microbench: $(STAMP)
 peers: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[peers]'
 	$(BIN)/python benchmarks/peers.py --write docs/performance.md
+
+## leaderboard: every built-in method on the standard suite at tier standard, 5 dataset seeds, --jobs 2
+## (resumable), then docs/leaderboard/ (the HTML site, leaderboard.md and the baseline store)
+leaderboard: $(STAMP)
+	$(BIN)/python benchmarks/leaderboard.py --jobs 2 --store docs/leaderboard/baseline.sqlite --out docs/leaderboard
+
+## help: this list
+help:
+	@grep -E '^## ' Makefile | sed 's/^## /  /'
 
 clean:
 	rm -rf $(VENV)

@@ -1,6 +1,11 @@
-"""Compare HEAD's asv results with the previous commit that has results; exit 1 on a regression.
+"""Compare asv results between commits, or fresh accuracy figures with the newest stored ones.
 
-Run as ``make bench-check`` (after ``make bench``). Rules:
+``make bench-check`` (after ``make bench``): the two newest commits that have results (saying so
+clearly when HEAD has none); exit 1 on a regression. ``make bench-ci`` (``--accuracy-now``, run by
+``.ci/run``): recompute the fixed-seed accuracy figures of ``bench_estimates.Accuracy`` now and
+compare them with the newest stored results; exit 1 when one got worse by more than 2 SE of the
+difference and ``benchmarks/expected_changes.toml`` has no entry that explains it. Speed is
+reported, never failed: the machine is shared and noisy. Rules:
 
 * ``time_*`` and ``peakmem_*``: a regression is a rise of more than 20% (``--factor``) whose
   99% confidence intervals (asv's ``ci_99``) do not overlap — a rise beyond the measured noise.
@@ -20,6 +25,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,29 +100,120 @@ def compare(old: dict, new: dict, factor: float, z: float) -> tuple[list[str], i
     return flagged, compared
 
 
+ACCURACY = (("track_rel_error", "rel_error", "track_rel_error_se", "rel_se"),
+            ("track_finite_rel_error", "finite_rel_error", "track_finite_rel_error_se", "finite_rel_se"))
+SUITE = "bench_estimates.Accuracy."
+
+
+def load_expected(path: Path) -> list[dict]:
+    """Entries of the expected-changes file: accuracy figures allowed to get worse, each with a reason."""
+    if not path.is_file():
+        return []
+    import tomllib
+
+    doc = tomllib.loads(path.read_text())
+    entries = doc.get("change", [])
+    for entry in entries:
+        missing = {"benchmark", "method", "task", "reason"} - set(entry)
+        if missing:
+            raise SystemExit(f"error: {path}: an entry lacks {sorted(missing)}: {entry}")
+    return entries
+
+
+def _stored(results: dict, name: str, method: str, task: str):
+    series = results.get(SUITE + name, {})
+    return series.get((repr(method), repr(task)), {}).get("value")
+
+
+def accuracy_check(stored: dict, fresh: dict, expected: list[dict], z: float) -> tuple[list[str], list[str], int]:
+    """Fresh accuracy figures against stored ones: (flagged, explained, compared).
+
+    A figure got worse when |new| − |old| > z·√(SE_old² + SE_new²); an entry of ``expected`` with the
+    same benchmark, method and task explains it (and is listed, not failed).
+    """
+    flagged, explained, compared = [], [], 0
+    for (method, task), now in sorted(fresh.items()):
+        for name, key, se_name, se_key in ACCURACY:
+            old, old_se = _stored(stored, name, method, task), _stored(stored, se_name, method, task)
+            new, new_se = now.get(key), now.get(se_key)
+            if not all(_finite(v) for v in (old, old_se, new, new_se)):
+                continue
+            compared += 1
+            scale = math.hypot(old_se, new_se)
+            worse = abs(new) - abs(old)
+            if scale > 0 and worse > z * scale:
+                line = (f"{name}[{method}, {task}]: {old:+.4f} -> {new:+.4f} (|error| up {worse:.4f} = "
+                        f"{worse / scale:.1f} SE of the difference, limit {z})")
+                why = [e for e in expected if (e["benchmark"], e["method"], e["task"]) == (name, method, task)]
+                (explained if why else flagged).append(line + (f"; expected: {why[0]['reason']}" if why else ""))
+    return flagged, explained, compared
+
+
+def accuracy_now() -> dict:
+    """The Accuracy suite's figures, computed now (fixed seeds; each estimate a few seconds)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.common import METHODS, TASKS, estimate, skip_if_excluded
+
+    out = {}
+    for method in METHODS:
+        for task in TASKS:
+            try:
+                skip_if_excluded(method, task)
+            except NotImplementedError:
+                continue
+            start = time.perf_counter()
+            out[(method, task)] = {**estimate(method, task), "seconds": time.perf_counter() - start}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machine", default="slt-bench-ref")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--factor", type=float, default=1.2)
     parser.add_argument("--z", type=float, default=2.0)
+    parser.add_argument("--accuracy-now", action="store_true",
+                        help="recompute the accuracy figures now and compare them with the newest stored results")
+    parser.add_argument("--expected", default=str(ROOT / "benchmarks" / "expected_changes.toml"))
     args = parser.parse_args(argv)
     machine_dir = Path(args.results) / args.machine
     if not machine_dir.is_dir():
         print(f"error: no results in {machine_dir}; run `make bench` first", file=sys.stderr)
         return 2
     results = load_results(machine_dir)
-    history = [c for c in commits_newest_first() if c in results]
-    head = commits_newest_first()[0]
-    if head not in results:
-        print(f"error: HEAD {head[:8]} has no results in {machine_dir}; run `make bench` first", file=sys.stderr)
+    commits = commits_newest_first()
+    history = [c for c in commits if c in results]
+    head = commits[0]
+    if not history:
+        print(f"error: no commit of this branch has results in {machine_dir}; run `make bench`", file=sys.stderr)
         return 2
+    if head not in results:
+        print(f"note: HEAD {head[:8]} has no results in {machine_dir}: run `make bench` and commit what it writes "
+              f"(part of finishing a change). Using the newest commit with results, {history[0][:8]}.")
+    if args.accuracy_now:
+        fresh = accuracy_now()
+        flagged, explained, compared = accuracy_check(results[history[0]], fresh, load_expected(Path(args.expected)),
+                                                      args.z)
+        print(f"accuracy now against {history[0][:8]}: {compared} figures compared, {len(flagged)} worse beyond "
+              f"{args.z} SE, {len(explained)} expected")
+        for line in explained:
+            print("  EXPECTED " + line)
+        for line in flagged:
+            print("  WORSE    " + line)
+        times = results[history[0]].get("bench_estimates.Estimate.time_estimate", {})
+        for (method, task), now in sorted(fresh.items()):
+            old = times.get((repr(method), repr(task)), {}).get("value")
+            if _finite(old):  # reported only: CI machines are shared and noisy
+                print(f"  speed    {method} on {task}: {now['seconds']:.2f} s now (with set-up), "
+                      f"{old:.2f} s stored (steady state)")
+        return 1 if flagged else 0
     if len(history) < 2:
-        print(f"HEAD {head[:8]}: no earlier commit with results to compare against")
+        print(f"{history[0][:8]}: no earlier commit with results to compare against")
         return 0
-    prev = history[1]
-    flagged, compared = compare(results[prev], results[head], args.factor, args.z)
-    print(f"HEAD {head[:8]} against {prev[:8]}: {compared} figures compared, {len(flagged)} flagged")
+    new, prev = history[0], history[1]
+    flagged, compared = compare(results[prev], results[new], args.factor, args.z)
+    print(f"{new[:8]}{' (HEAD)' if new == head else ''} against {prev[:8]}: {compared} figures compared, "
+          f"{len(flagged)} flagged")
     for line in flagged:
         print("  " + line)
     return 1 if flagged else 0

@@ -18,7 +18,7 @@ from slt_bench.tasks import load_catalog
 
 torch.set_num_threads(1)  # as in the runner's workers: stable figures, no oversubscription
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: the one cell pipeline (scoring version 2): finite-n targets checked for convergence
 N = 1000
 SEED = 0
 TASKS = ("nc/k1-2", "rrr/m3-n3-h3-r1")

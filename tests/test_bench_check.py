@@ -56,3 +56,41 @@ def test_accuracy_change_is_judged_by_its_standard_error(tmp_path, new_value, ex
     assert bool(flagged) is expect, flagged  # limit: 2 × √(0.02² + 0.02²) ≈ 0.057
     if expect:
         assert "ACCURACY" in flagged[0] and "track_rel_error[sgld]" in flagged[0]
+
+
+def _stored_accuracy(tmp_path, value: float, se: float):
+    params = [["'sgld'"], ["'nc/k1-2'"]]
+    _write(tmp_path / "cccc-env.json", "c" * 40, {
+        "bench_estimates.Accuracy.track_rel_error": ([value], params, None, None),
+        "bench_estimates.Accuracy.track_rel_error_se": ([se], params, None, None),
+    })
+    (tmp_path / "machine.json").write_text("{}")
+    return check.load_results(tmp_path)["c" * 40]
+
+
+FRESH = {("sgld", "nc/k1-2"): {"rel_error": -0.05, "rel_se": 0.03, "finite_rel_error": float("nan"),
+                               "finite_rel_se": float("nan"), "grad_evals": 1.0}}
+
+
+def test_ci_accuracy_check_passes_on_the_same_figures(tmp_path):
+    flagged, explained, compared = check.accuracy_check(_stored_accuracy(tmp_path, -0.05, 0.03), FRESH, [], 2.0)
+    assert compared == 1 and flagged == [] and explained == []
+
+
+def test_ci_accuracy_check_fails_on_a_perturbed_result_file(tmp_path):
+    # the stored figure perturbed to look much better than what the code now gives: |error| up by
+    # 0.15 against a limit of 2 × √(0.03² + 0.03²) ≈ 0.085
+    stored = _stored_accuracy(tmp_path, 0.10 - 0.10, 0.03)
+    flagged, _, _ = check.accuracy_check(stored, {k: {**v, "rel_error": 0.15} for k, v in FRESH.items()}, [], 2.0)
+    assert len(flagged) == 1 and "track_rel_error[sgld, nc/k1-2]" in flagged[0]
+    # an improvement is never a failure
+    better, _, _ = check.accuracy_check(_stored_accuracy(tmp_path, -0.30, 0.03), FRESH, [], 2.0)
+    assert better == []
+
+
+def test_ci_accuracy_check_accepts_an_explained_change(tmp_path):
+    stored = _stored_accuracy(tmp_path, 0.0, 0.03)
+    expected = [{"benchmark": "track_rel_error", "method": "sgld", "task": "nc/k1-2", "reason": "new step rule"}]
+    flagged, explained, _ = check.accuracy_check(stored, {k: {**v, "rel_error": 0.15} for k, v in FRESH.items()},
+                                                 expected, 2.0)
+    assert flagged == [] and len(explained) == 1 and "new step rule" in explained[0]
