@@ -23,7 +23,7 @@ run: $(STAMP)
 
 ## test: the test suite (statistical accuracy runs marked slow are excluded; `make test-slow` runs them)
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 ## browser: Debian's chromium and chromium-driver for the report's browser test (installed with apt-get
 ## when missing and we are root, as in CI; otherwise the browser test is skipped outside CI)

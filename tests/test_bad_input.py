@@ -323,14 +323,14 @@ def _stores(base: Path) -> list[Path]:
     return sorted(p for p in stores.iterdir() if p.is_file())
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=catalogues(), options=st.lists(_option, max_size=2), store_choice=st.integers(0, 3))
 def test_generated_inputs_never_leak_a_traceback(cli, tmp_path_factory, body, options, store_choice):
     """Generated catalogue files and option lists, valid and invalid: every invocation either succeeds
     or prints exactly one ``error:`` line with exit code 2; existing stores are never changed.
 
     Two invocations per example (``list --catalog`` and a ``run --dry-run`` with the options), so
-    500 examples are 1000 cases; a valid run is a dry run (the grid validated, nothing computed).
+    300 examples are 600 cases; a valid run is a dry run (the grid validated, nothing computed).
     """
     base = tmp_path_factory.getbasetemp() / "generated"
     base.mkdir(exist_ok=True)

@@ -14,14 +14,27 @@ CLI = [sys.executable, "-m", "slt_bench.cli"]
 
 
 def sh(*args, cwd=None, check=True):
+    """The CLI in a fresh process (for the tests that kill it, or need its exact stderr)."""
     proc = subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=cwd, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
 
 
-def test_list_json_has_the_promised_keys():
-    items = json.loads(sh("list", "--json").stdout)
+@pytest.fixture
+def run(cli):
+    """The CLI in this process: fast, and a traceback fails the test."""
+    def invoke(*args, cwd=None, check=True):
+        out = cli(*args, cwd=cwd)
+        if check:
+            assert out.code == 0, out.err
+        return out
+
+    return invoke
+
+
+def test_list_json_has_the_promised_keys(run):
+    items = json.loads(run("list", "--json").out)
     by_id = {i["id"]: i for i in items}
     rrr = by_id["rrr/m3-n3-h3-r1"]
     assert rrr["rlct"] == "4" and rrr["multiplicity"] == 1 and rrr["n_params"] == 18
@@ -30,10 +43,10 @@ def test_list_json_has_the_promised_keys():
     assert by_id["murfet2020/relu-m3"]["rlct"] is None and by_id["murfet2020/relu-m3"]["kind"] == "reference"
 
 
-def test_list_table_and_methods():
-    out = sh("list").stdout
+def test_list_table_and_methods(run):
+    out = run("list").out
     assert "rrr/m3-n3-h3-r1@1" in out and "7/2 (3.5)" in out
-    assert "sgld" in sh("list", "methods").stdout
+    assert "sgld" in run("list", "methods").out
 
 
 @pytest.mark.parametrize(
@@ -47,8 +60,8 @@ def test_list_table_and_methods():
         (["theory", "mixture", "--kind", "fixed-weight"], "λ = 3/4"),
     ],
 )
-def test_theory_verbs(args, expected):
-    assert expected in sh(*args).stdout
+def test_theory_verbs(run, args, expected):
+    assert expected in run(*args).out
 
 
 @pytest.mark.parametrize(
@@ -77,59 +90,60 @@ def test_theory_verbs(args, expected):
         (["reproduce", "smith2021"], "Invalid value"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(args, fragment, tmp_path):
-    proc = sh(*args, check=False, cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_input_is_one_line_and_exit_code_2(run, args, fragment, tmp_path):
+    out = run(*args, check=False, cwd=tmp_path)
+    assert out.code == 2
+    lines = out.error_lines
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], out.err
+    assert "Traceback" not in out.err
 
 
-def test_malformed_catalogue_via_cli(tmp_path):
+def test_malformed_catalogue_via_cli(run, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('family = "regular"\n[[tasks]]\nid = "regular/x"\nversion = 1\nparams = { d = 2 }\nrlct = "3"\n')
-    proc = sh("list", "--catalog", str(bad), check=False)
-    assert proc.returncode == 2 and "disagrees" in proc.stderr
+    out = run("list", "--catalog", str(bad), check=False)
+    assert out.code == 2 and "disagrees" in out.err
 
 
 RUN = ["run", "--method", "sgld", "--task", "nc/k1-1", "--n", "1000", "--estimator", "variance"]
 
 
-def test_run_stores_skips_and_forces(tmp_path):
+def test_run_stores_skips_and_forces(run, tmp_path):
     store = str(tmp_path / "r.sqlite")
-    first = json.loads(sh(*RUN, "--seeds", "2", "--store", store, "--json").stdout)
+    first = json.loads(run(*RUN, "--seeds", "2", "--store", store, "--json").out)
     assert len(first) == 2 and {r["seed"] for r in first} == {0, 1}
     row = first[0]
     for key in ("task", "method", "seed", "estimator", "rlct", "rlct_hat", "se", "status", "grad_evals", "wall_s"):
         assert key in row
     assert row["status"] == "ok" and row["rlct"] == "1/2" and row["finite_target"] is not None
-    second = json.loads(sh(*RUN, "--seeds", "2", "--store", store, "--json").stdout)
+    second = json.loads(run(*RUN, "--seeds", "2", "--store", store, "--json").out)
     assert [r["wall_s"] for r in second] == [r["wall_s"] for r in first]  # skipped, not recomputed
-    forced = json.loads(sh(*RUN, "--seeds", "1", "--store", store, "--json", "--force").stdout)
+    forced = json.loads(run(*RUN, "--seeds", "1", "--store", store, "--json", "--force").out)
     assert forced[0]["rlct_hat"] == first[0]["rlct_hat"]  # same seed, same numbers
+    assert forced[0]["wall_s"] != first[0]["wall_s"]  # recomputed, and appended beside the first row
     con = sqlite3.connect(store)
     (versions, commit, hyper) = con.execute("SELECT versions, git_commit, hyper FROM cells LIMIT 1").fetchone()
     assert "torch" in json.loads(versions) and commit and "chains" in json.loads(hyper)
-    report = sh("report", "--store", store).stdout
+    report = run("report", "--store", store).out
     assert "| sgld" in report and "normal_crossing" in report
 
 
-def test_set_overrides_a_hyperparameter_and_is_stored_apart(tmp_path):
+def test_set_overrides_a_hyperparameter_and_is_stored_apart(run, tmp_path):
     store = str(tmp_path / "o.sqlite")
-    base = json.loads(sh(*RUN, "--store", store, "--json").stdout)[0]
-    over = json.loads(sh(*RUN, "--store", store, "--json", "--set", "target_accept=0.9").stdout)[0]
+    base = json.loads(run(*RUN, "--store", store, "--json").out)[0]
+    over = json.loads(run(*RUN, "--store", store, "--json", "--set", "target_accept=0.9").out)[0]
     assert over["preset_hash"] != base["preset_hash"] and over["rlct_hat"] != base["rlct_hat"]
     con = sqlite3.connect(store)
     hypers = [json.loads(h) for (h,) in con.execute("SELECT hyper FROM cells ORDER BY created_at")]
     assert len(hypers) == 2 and hypers[1]["target_accept"] == 0.9 and hypers[0]["target_accept"] == 0.999
 
 
-def test_table_output(tmp_path):
-    out = sh(*RUN, "--store", str(tmp_path / "t.sqlite")).stdout
+def test_table_output(run, tmp_path):
+    out = run(*RUN, "--store", str(tmp_path / "t.sqlite")).out
     assert "λ̂ ± SE" in out and "nc/k1-1" in out and "finite-n" in out
 
 
-def test_sigkill_loses_nothing(tmp_path):
+def test_sigkill_loses_nothing(run, tmp_path):
     store = tmp_path / "k.sqlite"
     args = CLI + RUN + ["--seeds", "8", "--store", str(store), "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
@@ -150,7 +164,7 @@ def test_sigkill_loses_nothing(tmp_path):
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         before = dict(con.execute("SELECT key, rlct_hat FROM cells").fetchall())
     assert len(before) >= 2 and all(v is not None for v in before.values())
-    after = json.loads(sh(*RUN, "--seeds", "8", "--store", str(store), "--json").stdout)
+    after = json.loads(run(*RUN, "--seeds", "8", "--store", str(store), "--json").out)
     assert len(after) == 8
     with sqlite3.connect(store) as con:
         again = dict(con.execute("SELECT key, rlct_hat FROM cells").fetchall())
@@ -158,9 +172,9 @@ def test_sigkill_loses_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["laplace", "vi", "map"])
-def test_new_methods_run_end_to_end_through_the_cli(method, tmp_path):
-    rows = json.loads(sh("run", "--method", method, "--task", "regular/d2", "--task", "rrr/m3-n3-h3-r1",
-                         "--store", str(tmp_path / "m.sqlite"), "--json").stdout)
+def test_new_methods_run_end_to_end_through_the_cli(run, method, tmp_path):
+    rows = json.loads(run("run", "--method", method, "--task", "regular/d2", "--task", "rrr/m3-n3-h3-r1",
+                          "--n", "2000", "--store", str(tmp_path / "m.sqlite"), "--json").out)
     status = {r["task"]: r["status"] for r in rows}
     if method == "map":
         assert set(status.values()) == {"point_estimate"}

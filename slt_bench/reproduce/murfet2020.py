@@ -164,6 +164,8 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
                      f"{statuses} | {verdict} |")
     text = "\n".join(lines) + "\n"
     for act in ("relu", "silu"):
+        if not all(f"murfet2020/{act}-m{m}" in means for m in (3, 4, 5)):
+            continue
         (m3, s3), (m4, s4), (m5, s5) = (means[f"murfet2020/{act}-m{m}"] for m in (3, 4, 5))
         z34 = (m4 - m3) / math.hypot(s3, s4)
         z45 = (m5 - m4) / math.hypot(s4, s5)
