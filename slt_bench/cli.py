@@ -371,7 +371,8 @@ def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, executo
         return lambda total: tqdm(total=total, desc=label, unit="cell", file=sys.stderr, disable=total == 0)
 
     elapsed = murfet2020.run(catalog, store, chosen, tier, jobs, bar, make_executor(executor, jobs, scheduler))
-    command = f"slt-bench reproduce {paper}" + "".join(f" --table {t}" for t in sorted(tables)) + f" --tier {tier} --jobs {jobs}"
+    command = (f"slt-bench reproduce {paper}" + "".join(f" --table {t}" for t in sorted(tables)) + f" --tier {tier} --jobs {jobs}"
+               + (f" --store {store_path}" if store_path else "") + (f" -o {output}" if output != "docs/reproduction.md" else ""))
     text = murfet2020.write_markdown(catalog, store, tier, elapsed, jobs, command, git_commit())
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text(text)

@@ -32,7 +32,7 @@ TABLE1_ROWS = (("MAP", "map", "all"),
                ("last two layers (A, B) MCMC", "nuts", "last_two_layers"),
                ("Laplace, last layer (B)", "laplace", "last_layer"),
                ("Laplace, last two layers (A, B)", "laplace", "last_two_layers"))
-# The paper's Table 1 values we have a source for (THEORY.md §4): the 1-layer identity-head panel.
+# The paper's Table 1 values quoted in its text (Section 5, Table 1): the 1-layer identity-head panel.
 PAPER_TABLE1 = {("murfet2020/s5-l1-identity", "MAP"): 10.71,
                 ("murfet2020/s5-l1-identity", "last layer (B) MCMC"): 6.41,
                 ("murfet2020/s5-l1-identity", "last two layers (A, B) MCMC"): 9.71,
@@ -241,7 +241,7 @@ open and we had to make: no biases, a He-scaled random truth, prior N(0, 1), noi
 """
 
 KNOWN_DEFECTS = """\
-Known defects of the paper's code (THEORY.md §4) that this reproduction does not repeat:
+Known defects of the paper's code that this reproduction does not repeat:
 predictive densities computed as exp-then-log in float32 (underflow: the "∞" of Laplace over
 (A, B)); a Laplace Hessian of the per-sample mean loss instead of n L_n, which inflates the
 covariance about n/2-fold and with it G(n) (the paper's Laplace slope of 2155); single chains
@@ -292,7 +292,7 @@ def write_markdown(catalog: Catalog, store: ResultStore, tier: str, elapsed: dic
         "# Reproducing Murfet, Wei et al. (2020), *Deep Learning is Singular, and That's Good*\n",
         f"Produced by `{command}` (tier `{tier}`; page written at commit `{commit[:12]}`, cells computed at "
         f"{', '.join(f'`{c}`' for c in cell_commits) or 'no commit yet'}), on a 2-core CPU without a GPU. "
-        f"Every cell is also in the results store (`{store.path.name}`); rerunning the command resumes or, with all cells "
+        f"Every cell is also in the results store (`{store.path}`); rerunning the command resumes or, with all cells "
         "stored, only rewrites this page.\n",
         f"Tier `{tier}`" + (" is the reduced scale; `--tier gold` runs the paper's full scale.\n" if tier != "gold"
                             else " is the paper's full scale for Table 1.\n"),
