@@ -61,7 +61,10 @@ class TemperedTarget:
         self.task, self.data, self.beta, self.gamma = task, data, float(beta), float(gamma)
         self.centre = None if centre is None else np.asarray(centre, dtype=np.float64)
         self.budget: Budget | None = None
-        self.use_stats = bool(use_stats and task.model.is_linear)
+        self.streamed = bool(getattr(data, "streamed", False))
+        if self.streamed and not task.model.is_linear:
+            raise SltBenchError(f"{task.key}: streamed data needs a linear model (sufficient statistics)")
+        self.use_stats = bool((use_stats or self.streamed) and task.model.is_linear)
         self.grad_evals = 0.0
 
     # ---- bookkeeping -------------------------------------------------------------------
@@ -120,6 +123,8 @@ class TemperedTarget:
     # ---- NumPy ----------------------------------------------------------------------------
     @cached_property
     def _stats_numpy(self) -> SufficientStats:
+        if self.streamed:
+            return self.data.stats()  # accumulated chunk by chunk, never the whole design matrix
         x, y = self.data.x, self.data.y
         return SufficientStats(x.T @ x, x.T @ y, float((y**2).sum()), self.n, y.shape[1])
 
@@ -136,7 +141,7 @@ class TemperedTarget:
         import torch
 
         as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
-        out: dict[str, Any] = {"x": as_t(self.data.x), "y": as_t(self.data.y)}
+        out: dict[str, Any] = {} if self.streamed else {"x": as_t(self.data.x), "y": as_t(self.data.y)}
         if self.use_stats:
             s = self._stats_numpy
             out["stats"] = SufficientStats(as_t(s.xtx), as_t(s.xty), s.yty, s.n, s.out_dim)
@@ -188,7 +193,7 @@ class TemperedTarget:
         import jax.numpy as jnp
 
         static = JaxStatic(self.task.model, self.task.prior, float(self.task.noise_std), self.use_stats,
-                           int(self.data.y.shape[1]))
+                           int(self.task.model.out_dim))
         args: dict[str, Any] = {
             "beta": jnp.asarray(self.beta), "gamma": jnp.asarray(self.gamma), "n": jnp.asarray(float(self.n)),
             "centre": jnp.asarray(self.centre if self.centre is not None else np.zeros(self.dim)),
@@ -196,6 +201,26 @@ class TemperedTarget:
         if self.use_stats:
             s = self._stats_numpy
             args.update(xtx=jnp.asarray(s.xtx), xty=jnp.asarray(s.xty), yty=jnp.asarray(s.yty))
+        else:
+            args.update(x=jnp.asarray(self.data.x), y=jnp.asarray(self.data.y))
+        return static, args
+
+    def jax_batch_parts(self) -> tuple["JaxStatic", dict[str, Any]]:
+        """(static, args) for minibatch gradients in JAX: ``jax_batch_logdensity(static, z, args, key, b)``
+        draws b points uniformly with replacement (materialised data: rows of x and y; streamed data:
+        the points themselves, from the task's seed) and returns the unbiased minibatch estimate of
+        log p_β(z), −β (n/b) Σ_batch −log p(y_i | x_i, w) + log φ(w) + log|dw/dz| − γ/2 ||w − w*||²."""
+        jax_ops()
+        import jax.numpy as jnp
+
+        static = JaxStatic(self.task.model, self.task.prior, float(self.task.noise_std), False,
+                           int(self.task.model.out_dim), self.streamed)
+        args: dict[str, Any] = {
+            "beta": jnp.asarray(self.beta), "gamma": jnp.asarray(self.gamma), "n": jnp.asarray(float(self.n)),
+            "centre": jnp.asarray(self.centre if self.centre is not None else np.zeros(self.dim)),
+        }
+        if self.streamed:
+            args.update(data_key=self.data.key(), truth_map=jnp.asarray(self.data.truth_map))
         else:
             args.update(x=jnp.asarray(self.data.x), y=jnp.asarray(self.data.y))
         return static, args
@@ -225,6 +250,52 @@ class JaxStatic:
     noise_std: float
     use_stats: bool
     out_dim: int
+    streamed: bool = False
+
+
+def jax_minibatch(static: JaxStatic, args: dict[str, Any], key: Any, size: int) -> tuple[Any, Any]:
+    """A minibatch (x, y) of ``size`` points drawn uniformly with replacement from the n points; for
+    streamed data, ⌈size/BLOCK⌉ blocks of BLOCK points (see :mod:`slt_bench.tasks.stream`)."""
+    import jax
+
+    if static.streamed:
+        from slt_bench.tasks.stream import BLOCK, draw_blocks
+
+        blocks = jax.random.randint(key, (-(-size // BLOCK),), 0, (args["n"] / BLOCK).astype("int64"))
+        return draw_blocks(args["data_key"], blocks, args["truth_map"], static.noise_std)
+    if size >= args["x"].shape[0]:  # the whole dataset: the exact full-batch gradient
+        return args["x"], args["y"]
+    indices = jax.random.randint(key, (size,), 0, args["n"].astype("int64"))
+    return args["x"][indices], args["y"][indices]
+
+
+def jax_batch_n_loss(static: JaxStatic, w: Any, x: Any, y: Any, n: Any) -> Any:
+    """The unbiased minibatch estimate (n/b) Σ_{i∈batch} −log p(y_i | x_i, w) of n L_n(w)."""
+    return n_loss(jax_ops(), static.model, w, x, y, static.noise_std) * (n / x.shape[0])
+
+
+def jax_rest_logdensity(static: JaxStatic, z: Any, args: dict[str, Any]) -> Any:
+    """The data-free part of log p_β(z): log φ(w) + log|dw/dz| − γ/2 ||w − w*||²."""
+    ops, prior = jax_ops(), static.prior
+    w, log_jac = prior.constrain(ops, z)
+    return prior.log_density(ops, w) + log_jac - 0.5 * args["gamma"] * ((w - args["centre"]) ** 2).sum(-1)
+
+
+def jax_batch_tempered_loss(static: JaxStatic, z: Any, args: dict[str, Any], x: Any, y: Any) -> Any:
+    """β times the minibatch estimate of n L_n(w(z)): the likelihood part of −log p_β."""
+    w = static.prior.constrain(jax_ops(), z)[0]
+    return args["beta"] * jax_batch_n_loss(static, w, x, y, args["n"])
+
+
+def jax_batch_logdensity(static: JaxStatic, z: Any, args: dict[str, Any], x: Any, y: Any) -> tuple[Any, Any]:
+    """(minibatch estimate of log p_β(z), of β n L_n alone) for one minibatch (x, y); the second is the
+    likelihood part, whose gradient preconditioners are built from (the prior and the localisation
+    are not part of it)."""
+    ops, prior = jax_ops(), static.prior
+    w, log_jac = prior.constrain(ops, z)
+    tempered = args["beta"] * jax_batch_n_loss(static, w, x, y, args["n"])
+    logp = -tempered + prior.log_density(ops, w) + log_jac - 0.5 * args["gamma"] * ((w - args["centre"]) ** 2).sum(-1)
+    return logp, tempered
 
 
 def _jax_n_loss_w(static: JaxStatic, w: Any, args: dict[str, Any]) -> Any:

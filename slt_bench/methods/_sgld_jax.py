@@ -1,13 +1,12 @@
-"""The JAX backend of :class:`slt_bench.methods.sgld.SGLD` (``backend = "jax"``, full batch).
+"""The compiled full-batch loops of :class:`slt_bench.methods.sgld.SGLD`.
 
-The same algorithm as the torch backend, step for step: MALA warm-up with dual-averaged ε
+MALA warm-up with dual-averaged ε
 toward ``target_accept`` (mean acceptance over chains), then unadjusted Langevin steps (the
 Leimkuhler–Matthews or Euler scheme, tamed drift optional) with all chains vmapped. Warm-up and
 sampling are each one ``lax.scan`` compiled once per task shape and setting (the potential
 takes β, γ, the centre and the data as arguments, see :meth:`TemperedTarget.jax_parts`), so a
-step costs microseconds instead of the torch backend's Python and autograd overhead. Random
-numbers come from ``jax.random``: the same seed gives the same numbers, but not the torch
-backend's numbers.
+step costs microseconds. Random numbers come from ``jax.random``: the same seed gives the same
+numbers.
 """
 
 from __future__ import annotations
@@ -110,8 +109,7 @@ def _compiled(static: JaxStatic, chains: int, warmup: int, steps: int, thin: int
     return warm, run
 
 
-def sample_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[np.ndarray, np.ndarray | None, dict[str, float]]:
-    """Run the chains; the caller has charged the budget. Returns (n L_n, z draws, diagnostics)."""
+def _warm(method: Any, target: TemperedTarget, seed: int):
     import jax
     import jax.numpy as jnp
 
@@ -124,8 +122,22 @@ def sample_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[np.ndarr
     z0 = jnp.broadcast_to(jnp.asarray(target.initial_point()), (method.chains, target.dim))
     k_warm, k_run = jax.random.split(jax.random.PRNGKey(int(seed)))
     z, eps, accept = warm(k_warm, z0, jnp.asarray(eps0), args)
-    nl, zs = run(k_run, z, eps, args)
     diag = {"step_size": float(eps), "warmup_accept": float(accept)}
     if not math.isfinite(diag["warmup_accept"]):
         diag.pop("warmup_accept")
+    return z, eps, diag, run, k_run, args
+
+
+def warm_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[Any, float, dict[str, float]]:
+    """The full-batch MALA warm-up alone: (positions after it, tuned ε, diagnostics); the caller has
+    charged the budget."""
+    z, eps, diag, _, _, _ = _warm(method, target, seed)
+    return z, float(eps), diag
+
+
+def sample_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[np.ndarray, np.ndarray | None, dict[str, float]]:
+    """Warm up and run the chains at full batch; the caller has charged the budget.
+    Returns (n L_n (chains, draws), z draws (chains, draws, d) or None, diagnostics)."""
+    z, eps, diag, run, k_run, args = _warm(method, target, seed)
+    nl, zs = run(k_run, z, eps, args)
     return np.asarray(nl), (np.asarray(zs) if method.keep_params else None), diag

@@ -36,7 +36,7 @@ from slt_bench.tasks.families import FAMILIES
 from slt_bench.tasks.task import KINDS, Prior, Task
 
 ENV_VAR = "SLT_BENCH_CATALOG"
-SUITES = ("smoke", "standard", "all")
+SUITES = ("smoke", "standard", "scale", "all")
 _FILE_KEYS = {"family", "defaults", "tasks"}
 _TASK_KEYS = {
     "id", "version", "params", "rlct", "multiplicity", "kind", "n", "prior_std", "noise_std",
@@ -168,6 +168,7 @@ def _build_task(entry: Any, family: str, defaults: dict[str, Any], where: str) -
         provenance=provenance,
         w_star=inst.w_star if kind == "exact" else None,
         suites=tuple(sorted(set(suites) | {"all"})),
+        streamed=inst.streamed,
     )
 
 

@@ -6,6 +6,7 @@ a family and its parameters; everything else follows from here, so a stated λ c
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,6 +37,7 @@ class FamilyInstance:
     source: str
     prior_bounds: tuple[tuple[int, float, float], ...] = ()
     prior_exponents: tuple[int, ...] | None = None
+    streamed: bool = False  # data drawn point by point, never held whole (slt_bench.tasks.stream)
 
 
 def _int(params: Mapping[str, Any], name: str, minimum: int = 0, maximum: int = MAX_WIDTH) -> int:
@@ -217,6 +219,50 @@ def murfet2020_s5(params: Mapping[str, Any]) -> FamilyInstance:
     )
 
 
+def scale_widths(depth: int, width_min: int, width_max: int, seed: int) -> tuple[int, ...]:
+    """The layer widths H_0..H_L of a scale instance: drawn uniformly from [width_min, width_max]."""
+    rng = np.random.default_rng([seed, 7877])
+    return tuple(int(v) for v in rng.integers(width_min, width_max + 1, depth + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _scale_truth(widths: tuple[int, ...], rank: int, seed: int) -> tuple[float, ...]:
+    """Factors W_l = Q_l R_l Q_{l−1}ᵀ with Q_l a random orthonormal H_l × r frame and R_l a random
+    r × r rotation: every factor has rank exactly r (a most singular true parameter, where the local
+    learning coefficient is the global λ) and the product P₀ = Q_L (R_L⋯R_1) Q_0ᵀ has r singular
+    values equal to 1."""
+    rng = np.random.default_rng([seed, 7879])
+    frames = [np.linalg.qr(rng.standard_normal((h, rank)))[0] for h in widths]
+    parts = []
+    for l in range(1, len(widths)):
+        rotation = np.linalg.qr(rng.standard_normal((rank, rank)))[0]
+        parts.append((frames[l] @ rotation @ frames[l - 1].T).ravel())
+    return tuple(np.concatenate(parts).tolist())
+
+
+def deep_linear_scale(params: Mapping[str, Any]) -> FamilyInstance:
+    """Deep linear networks generated the way the field does it (Lau, Furman et al.; Hitchcock &
+    Hoogland): L layers with widths drawn from [width_min, width_max] by ``seed``, a teacher of rank r
+    (every factor of rank exactly r), x ~ N(0, I); λ and m exact by Aoyagi (2024). Data are streamed:
+    drawn point by point from the task's seed, never held whole."""
+    _check_keys(params, "deep_linear_scale", ("depth", "width_min", "width_max", "rank", "seed"))
+    depth = _int(params, "depth", 2, MAX_DEPTH)
+    low, high = _int(params, "width_min", 1), _int(params, "width_max", 1)
+    if high < low:
+        raise ValueError(f"parameter width_max ({high}) must be at least width_min ({low})")
+    rank, seed = _int(params, "rank", 0), _int(params, "seed", 0, 2**32 - 1)
+    widths = scale_widths(depth, low, high, seed)
+    model = Dense(widths)
+    _check_size(model)
+    if rank > min(widths):
+        raise ValueError(f"parameter rank ({rank}) exceeds the narrowest drawn width ({min(widths)}) of {list(widths)}")
+    lam, m = theory.deep_linear(list(widths), rank)
+    truth = _scale_truth(widths, rank, seed)
+    return FamilyInstance(model, truth, truth, Inputs("normal", widths[0]), lam, m,
+                          f"Aoyagi (2024), Neural Networks 173:106132, Thm 1; widths {list(widths)}, rank {rank}",
+                          streamed=True)
+
+
 FAMILIES: dict[str, Callable[[Mapping[str, Any]], FamilyInstance]] = {
     "regular": regular,
     "normal_crossing": normal_crossing,
@@ -226,4 +272,5 @@ FAMILIES: dict[str, Callable[[Mapping[str, Any]], FamilyInstance]] = {
     "mixture": mixture,
     "murfet2020_s6": murfet2020_s6,
     "murfet2020_s5": murfet2020_s5,
+    "deep_linear_scale": deep_linear_scale,
 }

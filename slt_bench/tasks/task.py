@@ -166,6 +166,7 @@ class Task:
     provenance: str | None = None
     w_star: tuple[float, ...] | None = None
     suites: tuple[str, ...] = ()
+    streamed: bool = False
 
     @property
     def key(self) -> str:
@@ -195,7 +196,7 @@ class Task:
             "truth": floats(self.truth), "w_star": floats(self.w_star), "prior": repr(self.prior),
             "inputs": repr(self.inputs), "noise_std": repr(float(self.noise_std)), "n": self.n, "kind": self.kind,
             "rlct": str(self.rlct), "multiplicity": self.multiplicity, "rlct_ref": repr(self.rlct_ref),
-            "rlct_se": repr(self.rlct_se),
+            "rlct_se": repr(self.rlct_se), **({"streamed": True} if self.streamed else {}),
         }, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -212,12 +213,21 @@ class Task:
             return float(self.rlct)
         return self.rlct_ref
 
-    def dataset(self, n: int, seed: int) -> Dataset:
-        """Draw n points from the truth; the same (task, n, seed) always gives the same data."""
+    def dataset(self, n: int, seed: int) -> Any:
+        """Draw n points from the truth; the same (task, n, seed) always gives the same data.
+
+        A ``streamed`` task returns a :class:`~slt_bench.tasks.stream.StreamedDataset`: its points are
+        drawn where they are used, never held whole.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if self.streamed:
+            from slt_bench.tasks.stream import StreamedDataset
+
+            truth_map = self.model.linear_map(numpy_ops(), np.asarray(self.truth, dtype=np.float64))
+            return StreamedDataset(self.id, n, seed, truth_map, float(self.noise_std))
         rng = np.random.default_rng([seed, zlib.crc32(self.id.encode())])
         x = self.inputs.draw(rng, n)
         if self.model.kind == "density":
@@ -227,6 +237,11 @@ class Task:
             y = mean + self.noise_std * rng.standard_normal(mean.shape)
         return Dataset(x=x, y=y, seed=seed)
 
-    def n_loss_numpy(self, w: np.ndarray, data: Dataset) -> np.ndarray:
-        """n L_n(w) in NumPy for w of shape (..., d)."""
+    def n_loss_numpy(self, w: np.ndarray, data: Any) -> np.ndarray:
+        """n L_n(w) in NumPy for w of shape (..., d) (from sufficient statistics for streamed data)."""
+        if getattr(data, "streamed", False):
+            from slt_bench.models import n_loss_from_stats
+
+            return n_loss_from_stats(numpy_ops(), self.model, np.asarray(w, dtype=np.float64), data.stats(),
+                                     self.noise_std)
         return n_loss(numpy_ops(), self.model, np.asarray(w, dtype=np.float64), data.x, data.y, self.noise_std)

@@ -1,0 +1,259 @@
+"""The minibatch SG-MCMC engine shared by ``sgld``'s minibatch path, ``rmsprop-sgld``, ``adam-sgld``,
+``sghmc`` and ``sgnht``: chains vmapped, every step one compiled ``lax.scan``, minibatches drawn
+inside the loop (rows of a held dataset, or points of a streamed one generated from the task's seed).
+
+Each algorithm is a pair of small pure functions, ``init(z) -> aux`` and
+``step(key, z, aux, grad_rest, g, beta_n, eps) -> (z, aux)`` (:class:`Rule`): the minibatch estimate of
+∇ log p_β(z) is ``grad_rest − beta_n · g``, with ``g`` the minibatch gradient of the mean per-point
+loss L_n and ``grad_rest`` the gradient of the data-free part (prior, Jacobian, localisation).
+Preconditioners are built from ``g`` only, not from the prior or the localisation term (as in
+Hitchcock & Hoogland 2025 and devinterp), on the scale of the mean loss, so they do not depend on n
+or β. The engine:
+
+* steps ``warmup`` times (discarded), then ``steps`` times, keeping every ``thin``-th point;
+* records n L_n at each kept point *full batch* (from sufficient statistics for linear models, so at
+  a cost independent of n), so the estimators see exact losses, not minibatch estimates;
+* charges the budget up front: chains × (warmup + steps) × b/n gradient evaluations for the
+  minibatch steps, plus one full-batch evaluation per kept point and chain.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from slt_bench.draws import Draws, chain_diagnostics, numerical_status
+from slt_bench.errors import BudgetExceeded
+from slt_bench.target import (Budget, JaxStatic, TemperedTarget, jax_batch_tempered_loss, jax_minibatch, jax_n_loss,
+                               jax_rest_logdensity)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One SG-MCMC algorithm: ``init(z) -> aux`` and ``step(key, z, aux, grad_rest, g, beta_n, eps) -> (z, aux)``,
+    pure functions of one chain's arrays (the engine vmaps them); see the module docstring."""
+
+    name: str
+    init: Callable[[Any], Any]
+    step: Callable[[Any, Any, Any, Any, Any, Any], tuple[Any, Any]]
+
+
+@lru_cache(maxsize=32)
+def _compiled(rule: Rule, static: JaxStatic, full_static: JaxStatic, chains: int, warmup: int, steps: int,
+              thin: int, batch: int, keep_params: bool):
+    import jax
+    import jax.numpy as jnp
+
+    def one_chain_grad(z, args, key):
+        x, y = jax_minibatch(static, args, key, batch)
+        grad_loss = jax.grad(lambda zi: jax_batch_tempered_loss(static, zi, args, x, y))(z)
+        grad_rest = jax.grad(lambda zi: jax_rest_logdensity(static, zi, args))(z)
+        return grad_rest, grad_loss / (args["beta"] * args["n"])
+
+    def advance(carry, _):
+        z, aux, key, eps, args = carry
+        key, k_batch, k_step = jax.random.split(key, 3)
+        batch_keys = jax.random.split(k_batch, chains)
+        step_keys = jax.random.split(k_step, chains)
+        grad_rest, g = jax.vmap(one_chain_grad, in_axes=(0, None, 0))(z, args, batch_keys)
+        beta_n = args["beta"] * args["n"]
+        z, aux = jax.vmap(rule.step, in_axes=(0, 0, 0, 0, 0, None, None))(step_keys, z, aux, grad_rest, g, beta_n, eps)
+        return (z, aux, key, eps, args), None
+
+    @jax.jit
+    def run(key, z0, eps, args, full_args):
+        aux = jax.vmap(rule.init)(z0)
+        carry = (z0, aux, key, eps, args)
+        carry, _ = jax.lax.scan(advance, carry, None, length=warmup)
+
+        def keep(carry, _):
+            carry, _ = jax.lax.scan(advance, carry, None, length=thin)
+            z = carry[0]
+            nl = jax.vmap(lambda zi: jax_n_loss(full_static, zi, full_args))(z)
+            return carry, (nl, z if keep_params else None)
+
+        carry, (nl, zs) = jax.lax.scan(keep, carry, None, length=steps // thin)
+        return nl.T, (jnp.swapaxes(zs, 0, 1) if keep_params else None)
+
+    return run
+
+
+def batch_size_for(method: Any, target: TemperedTarget) -> int:
+    """The minibatch size: the method's, capped at n (full batch then, drawn with replacement)."""
+    return int(min(method.batch_size, target.n))
+
+
+def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budget, seed: int,
+                  eps: float, diagnostics: dict[str, Any], z0: Any = None) -> Draws:
+    """Run ``rule`` on ``target`` for ``method`` (chains, warmup, steps, thin, batch_size, keep_params)
+    at step size ``eps`` from ``z0`` (chains × d; default: every chain at the target's start point);
+    return :class:`Draws` with full-batch n L_n at the kept points."""
+    import jax
+    import jax.numpy as jnp
+
+    start = time.perf_counter()
+    chains, batch = method.chains, batch_size_for(method, target)
+    kept = method.steps // method.thin
+    status, reason = "ok", ""
+    n_loss = np.full((chains, 0), np.nan)
+    params = None
+    with target.metered(budget):
+        try:
+            target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept)
+            static, args = target.jax_batch_parts()
+            full_static, full_args = target.jax_parts()
+            run = _compiled(rule, static, full_static, chains, method.warmup, kept * method.thin, method.thin, batch,
+                            bool(method.keep_params))
+            if z0 is None:
+                z0 = jnp.broadcast_to(jnp.asarray(target.initial_point()), (chains, target.dim))
+            nl, zs = run(jax.random.fold_in(jax.random.PRNGKey(int(seed)), 17), jnp.asarray(z0),
+                         jnp.asarray(float(eps)), args, full_args)
+            n_loss = np.asarray(nl)
+            if method.keep_params and zs is not None:
+                params = target.constrain_numpy(np.asarray(zs))
+        except BudgetExceeded as err:
+            status, reason = "budget_exceeded", str(err)
+        grad_evals = target.grad_evals
+    diag = dict(diagnostics)
+    diag.update(step_size=float(eps), batch_size=batch)
+    if status == "ok":
+        status, reason = numerical_status(n_loss)
+        if status == "nan" and np.isinf(n_loss).any() and not np.isnan(n_loss).any():
+            status = "diverged"
+    if status == "ok" and n_loss.shape[1] > 0:
+        diag.update(chain_diagnostics(n_loss))
+    return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag, params)
+
+
+@lru_cache(maxsize=32)
+def _curvature_fns(static: JaxStatic, batch: int):
+    """Compiled once per task shape: a minibatch draw, and the Hessian-vector product of its β n L_n."""
+    import jax
+
+    @jax.jit
+    def draw(args, key):
+        return jax_minibatch(static, args, key, batch)
+
+    @jax.jit
+    def hvp(args, z0, x, y, root, v):
+        grad = jax.grad(lambda z: jax_batch_tempered_loss(static, z, args, x, y))
+        return root * jax.jvp(grad, (z0,), (root * v,))[1]
+
+    @jax.jit
+    def mean_loss_grad_sq(args, z0, key):
+        x, y = jax_minibatch(static, args, key, batch)
+        g = jax.grad(lambda z: jax_batch_tempered_loss(static, z, args, x, y))(z0) / (args["beta"] * args["n"])
+        return g * g
+
+    return draw, hvp, mean_loss_grad_sq
+
+
+def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None, iterations: int = 30) -> float:
+    """κ: the largest eigenvalue of the Hessian of β n L_n (plus γ, the localisation's curvature) at
+    the start point, in the metric ``diag(scale)`` when given (a preconditioner: the eigenvalue of
+    S^½ H S^½), by power iteration on Hessian-vector products of one minibatch estimate. Costs
+    ``iterations`` Hessian-vector products (charged as 2 gradients each)."""
+    import jax
+    import jax.numpy as jnp
+
+    static, args = target.jax_batch_parts()
+    b = min(batch, target.n)
+    draw, hvp, _ = _curvature_fns(static, b)
+    z0 = jnp.asarray(target.initial_point())
+    key = jax.random.PRNGKey(int(seed) + 1)
+    x, y = draw(args, key)
+    root = jnp.ones_like(z0) if scale is None else jnp.sqrt(jnp.asarray(scale))
+    v = jax.random.normal(jax.random.fold_in(key, 1), z0.shape)
+    v = v / jnp.linalg.norm(v)
+    kappa = 0.0
+    for _ in range(iterations):
+        w = hvp(args, z0, x, y, root, v)
+        kappa = float(jnp.linalg.norm(w))
+        if kappa == 0.0 or not math.isfinite(kappa):
+            break
+        v = w / kappa
+    target.charge(2.0 * iterations * b / target.n)
+    if not (kappa > 0 and math.isfinite(kappa)):
+        kappa = target.beta * target.n  # a flat start (zero Hessian): fall back on the scale of β n
+    return kappa + target.gamma * (1.0 if scale is None else float(jnp.max(root) ** 2))
+
+
+def start_loss_gradient_rms(target: TemperedTarget, batch: int, seed: int, batches: int = 10) -> Any:
+    """√(mean g²) per coordinate of the mean per-point loss gradient g = ∇(n L_n)/n over ``batches``
+    minibatches at the start point: what an RMSProp preconditioner sees before it has run."""
+    import jax
+    import jax.numpy as jnp
+
+    static, args = target.jax_batch_parts()
+    b = min(batch, target.n)
+    _, _, mean_loss_grad_sq = _curvature_fns(static, b)
+    z0 = jnp.asarray(target.initial_point())
+    keys = jax.random.split(jax.random.PRNGKey(int(seed) + 2), batches)
+    total = sum(mean_loss_grad_sq(args, z0, k) for k in keys)
+    target.charge(batches * b / target.n)
+    return jnp.sqrt(total / batches)
+
+
+@dataclass(frozen=True)
+class SGMCMCMethod:
+    """Hyperparameters every SG-MCMC method of this family shares, and its ``sample``.
+
+    Step size (no per-task tuning): unless ``step_size`` is given, ε = ``step_fraction`` / κ, with κ
+    the largest curvature of the tempered potential at the start point (:func:`start_curvature`),
+    measured in the method's own metric (:meth:`metric`, the preconditioner for the adaptive
+    methods). Momentum methods take √ of that (their position moves by ε·p per step, p ~ N(0, 1)).
+    """
+
+    chains: int = 4
+    warmup: int = 1000
+    steps: int = 4000
+    thin: int = 10
+    batch_size: int = 500
+    step_size: float | None = None
+    step_fraction: float = 0.01
+    keep_params: bool = False
+
+    def __post_init__(self) -> None:
+        from slt_bench.methods._validate import non_negative_int, positive_ints
+
+        positive_ints(self, "chains", "steps", "thin", "batch_size")
+        non_negative_int(self, "warmup")
+        if self.steps % self.thin:
+            raise ValueError(f"steps ({self.steps}) must be a multiple of thin ({self.thin})")
+        if self.step_size is not None and not (self.step_size > 0 and math.isfinite(self.step_size)):
+            raise ValueError(f"step_size must be a positive number or unset, got {self.step_size!r}")
+        if not 0 < self.step_fraction < 1:
+            raise ValueError(f"step_fraction must lie in (0, 1), got {self.step_fraction!r}")
+
+    momentum = False  # position moves by ε·p: the step is √(fraction/κ)
+
+    def rule(self) -> Rule:
+        raise NotImplementedError
+
+    def metric(self, target: TemperedTarget, seed: int) -> Any:
+        """The preconditioner at the start (a vector), or None: the metric the step rule measures κ in."""
+        return None
+
+    def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
+        diag: dict[str, Any] = {}
+        eps = self.step_size
+        if eps is None:
+            with target.metered(budget):
+                try:
+                    kappa = start_curvature(target, self.batch_size, seed, self.metric(target, seed))
+                except BudgetExceeded as err:
+                    return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
+                rule_cost = target.grad_evals
+            eps = self.step_fraction / kappa
+            eps = math.sqrt(eps) if self.momentum else eps
+            diag.update(curvature=kappa, step_rule=f"{'√' if self.momentum else ''}(fraction {self.step_fraction} / κ)")
+        else:
+            rule_cost = 0.0
+        out = sample_sgmcmc(self, self.rule(), target, budget, seed, eps, diag)
+        return Draws(out.n_loss, out.grad_evals + rule_cost, out.wall_s, out.status, out.reason, out.diagnostics,
+                     out.params)

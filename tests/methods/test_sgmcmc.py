@@ -1,0 +1,159 @@
+"""The minibatch SG-MCMC family (sgld's minibatch path, rmsprop-sgld, adam-sgld, sghmc, sgnht) on a
+Gaussian posterior whose mean and covariance are known in closed form, their minibatch gradients,
+their reproducibility; and the streamed data of the scale family."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpyro.diagnostics import effective_sample_size
+
+from slt_bench.methods import make_method
+from slt_bench.target import Budget, TemperedTarget
+
+# Step sizes small enough that the discretisation bias is far below the Monte Carlo error at this
+# length (each method's own setting; the step-size rule itself is measured in docs/accuracy.md).
+SMALL_STEP = {
+    "sgld": {"step_size": 2e-5, "scheme": "euler", "batch_size": 999},
+    "rmsprop-sgld": {"step_fraction": 0.01},
+    "adam-sgld": {"step_fraction": 0.01},
+    "sghmc": {"step_fraction": 0.001},
+    "sgnht": {"step_fraction": 0.001},
+}
+
+
+def _gaussian(catalog, beta=0.5):
+    task = catalog.get("regular/d2")
+    data = task.dataset(1000, 3)
+    x, y = data.x, data.y[:, 0]
+    precision = beta * x.T @ x / task.noise_std**2 + np.eye(2) / task.prior.std**2
+    return task, data, beta, np.linalg.solve(precision, beta * x.T @ y), np.linalg.inv(precision)
+
+
+@pytest.mark.parametrize("method", sorted(SMALL_STEP))
+def test_stationary_mean_and_variance_of_a_gaussian(catalog, method):
+    """Tolerance: 3 Monte Carlo SE per coordinate, SE = sd/√ESS for the mean and var·√(2/ESS) for the
+    variance (the SE of a sample variance of ESS independent Gaussian draws), ESS from numpyro."""
+    task, data, beta, mean, cov = _gaussian(catalog)
+    hyper = {"chains": 4, "warmup": 1000, "steps": 20000, "thin": 10, "keep_params": True, "batch_size": 1000,
+             **SMALL_STEP[method]}
+    draws = make_method(method, hyper).sample(TemperedTarget(task, data, beta), Budget(1e9), 0)
+    assert draws.status == "ok", draws.reason
+    p = draws.params
+    ess = np.array([effective_sample_size(p[..., j]) for j in range(2)])
+    assert np.all(ess > 30), ess
+    flat = p.reshape(-1, 2)
+    z_mean = (flat.mean(0) - mean) / np.sqrt(np.diag(cov) / ess)
+    z_var = (flat.var(0) - np.diag(cov)) / (np.diag(cov) * np.sqrt(2 / ess))
+    assert np.all(np.abs(z_mean) < 3) and np.all(np.abs(z_var) < 3), (z_mean, z_var, ess)
+
+
+@pytest.mark.parametrize("task_id, n", [("regular/d2", 1000), ("dls/d1k", 1000)])
+def test_minibatch_gradients_are_unbiased(catalog, task_id, n):
+    """The mean of K minibatch estimates of ∇(β n L_n) at a fixed point is the full-batch gradient
+    within 4 SE per coordinate (SE = sd over the K estimates / √K; 4 SE over up to 1171 coordinates
+    keeps the chance of a false alarm below 1%)."""
+    import jax
+    import jax.numpy as jnp
+
+    from slt_bench.target import jax_batch_tempered_loss, jax_minibatch
+
+    task = catalog.get(task_id)
+    data = task.dataset(n, 0)
+    target = TemperedTarget(task, data, 0.3)
+    z = jnp.asarray(target.initial_point()) + 0.05 * jax.random.normal(jax.random.PRNGKey(1), (task.n_params,))
+    static, args = target.jax_batch_parts()
+    full = jax.grad(lambda v: target.beta * target.n_loss_jax(v))(z)
+
+    @jax.jit
+    def estimate(key):
+        x, y = jax_minibatch(static, args, key, 100)
+        return jax.grad(lambda v: jax_batch_tempered_loss(static, v, args, x, y))(z)
+
+    keys = jax.random.split(jax.random.PRNGKey(2), 400)
+    grads = np.stack([np.asarray(estimate(k)) for k in keys])
+    se = grads.std(0, ddof=1) / math.sqrt(len(grads))
+    z_scores = (grads.mean(0) - np.asarray(full)) / np.maximum(se, 1e-12)
+    assert np.all(np.abs(z_scores) < 4), np.abs(z_scores).max()
+
+
+@pytest.mark.parametrize("method", ["sgld", "rmsprop-sgld", "sghmc"])
+def test_same_seed_same_draws(catalog, method):
+    task = catalog.get("rrr/m3-n3-h3-r1")
+    data = task.dataset(1000, 0)
+    hyper = {"chains": 2, "warmup": 20, "steps": 200, "thin": 10, "batch_size": 100,
+             **({"step_size": 1e-6} if method == "sgld" else {})}
+    runs = [make_method(method, hyper).sample(TemperedTarget(task, data, 0.1, task.w_star, 1.0), Budget(1e9), 5)
+            for _ in range(2)]
+    other = make_method(method, hyper).sample(TemperedTarget(task, data, 0.1, task.w_star, 1.0), Budget(1e9), 6)
+    assert runs[0].status == "ok" and runs[0].n_loss.shape == (2, 20)
+    np.testing.assert_array_equal(runs[0].n_loss, runs[1].n_loss)
+    assert not np.array_equal(runs[0].n_loss, other.n_loss)
+
+
+def test_minibatch_cost_is_counted_as_b_over_n(catalog):
+    task = catalog.get("dls/d1k")
+    data = task.dataset(1000, 0)
+    method = make_method("sghmc", {"chains": 2, "warmup": 20, "steps": 200, "thin": 10, "batch_size": 100,
+                                   "step_size": 1e-4})
+    draws = method.sample(TemperedTarget(task, data, 0.1, task.w_star, 1.0), Budget(1e9), 0)
+    # 2 chains × 220 steps × 100/1000 of a gradient, plus one full-batch loss per kept draw and chain
+    assert draws.grad_evals == pytest.approx(2 * 220 * 100 / 1000 + 2 * 20)
+
+
+# ---- the scale family and its streamed data ----------------------------------------------------
+def test_scale_instances_have_the_stated_size_and_exact_lambda(catalog):
+    from slt_bench.tasks.families import scale_widths
+    from slt_bench.theory import deep_linear
+
+    sizes = {}
+    for task in catalog.select([], "scale"):
+        p = task.params_dict
+        widths = scale_widths(p["depth"], p["width_min"], p["width_max"], p["seed"])
+        assert task.model.widths == widths
+        assert task.n_params == sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+        assert (task.rlct, task.multiplicity) == deep_linear(list(widths), p["rank"])
+        assert task.multiplicity == 1 and task.streamed
+        sizes[task.id] = task.n_params
+    assert [round(math.log10(v)) for v in sorted(sizes.values())] == [3, 4, 5, 6]
+
+
+def test_scale_truth_factors_have_rank_exactly_r(catalog):
+    task = catalog.get("dls/d10k")
+    layers = task.model.layers(np.asarray(task.truth))
+    r = task.params_dict["rank"]
+    assert all(np.linalg.matrix_rank(w) == r for w, _ in layers)
+
+
+def test_streamed_data_is_reproducible_bounded_and_its_statistics_exact(catalog):
+    from slt_bench.tasks.stream import BLOCK, StreamedDataset
+
+    task = catalog.get("dls/d1k")
+    data = task.dataset(2000, 4)
+    x1, y1 = data.points(0, 500)
+    x2, y2 = task.dataset(2000, 4).points(0, 500)
+    np.testing.assert_array_equal(data.points(120, 180)[0], x1[120:180])  # any slice: the same points
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+    assert not np.array_equal(task.dataset(2000, 5).points(0, 500)[0], x1)
+    assert abs(x1.mean()) < 0.05 and abs(x1.std() - 1) < 0.05  # N(0, 1) inputs: 9500 values, 5 SE
+    # a small memory bound: chunks respect it, and asking for more at once is refused
+    small = StreamedDataset(data.task_id, data.n, data.seed, data.truth_map, data.noise_std, max_bytes=200_000)
+    per_point = 8 * (small.in_dim + small.out_dim) * 3
+    assert small.chunk_points * per_point <= 200_000 and small.chunk_points % BLOCK == 0
+    with pytest.raises(MemoryError, match="read the dataset in chunks"):
+        small.points(0, 2000)
+    # statistics accumulated chunk by chunk under that bound equal the direct sums (float64 rounding)
+    xs, ys = zip(*(small.points(s, min(s + small.chunk_points, 2000)) for s in range(0, 2000, small.chunk_points)))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    stats = small.stats()
+    np.testing.assert_allclose(stats.xtx, x.T @ x, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(stats.xty, x.T @ y, rtol=1e-10, atol=1e-9)
+    assert stats.yty == pytest.approx(float((y**2).sum()), rel=1e-12)
+    # the residuals at the truth are the noise: the mean per-point loss is the noise entropy (4 SE)
+    resid = y - x @ data.truth_map.T
+    assert abs(resid.var() - task.noise_std**2) < 4 * math.sqrt(2 / resid.size)
+    with pytest.raises(AttributeError, match="never held whole"):
+        _ = data.x
