@@ -32,6 +32,9 @@ HYPER: dict[str, dict[str, Any]] = {
     # error is large by design (a degenerate Hessian), which is what it should keep showing.
     "laplace": {"samples": 2000},
     "vi": {"steps": 3000, "samples": 2000},
+    # the minibatch SG-MCMC family, represented by its preconditioned and its momentum member
+    "rmsprop-sgld": {"chains": 4, "warmup": 500, "steps": 4000, "thin": 5, "batch_size": 100},
+    "sghmc": {"chains": 4, "warmup": 500, "steps": 4000, "thin": 5, "batch_size": 100},
 }
 METHODS = tuple(HYPER)
 # pyro's NUTS needs about a minute for one posterior of the 18-parameter reduced rank task at

@@ -103,11 +103,13 @@ def test_documented_command_runs(cli, workdir, doc, cmd):
         variables[name] = _variable(doc, name)
     if variables:
         args = shlex.split(" ".join(_expand(a, variables) for a in shlex.split(cmd)[1:]))
+    cwd = workdir
     if not cmd.startswith(EXECUTE):
         if args[0] != "run":
             pytest.fail(f"{doc.name}: {cmd!r} is neither executed nor a run to validate")
-        args = [a for a in args if a != "--force"] + ["--dry-run"]
-    out = cli(*args, cwd=workdir)
+        # validated from the repository root, as documented (a dry run reads a store, never writes one)
+        args, cwd = [a for a in args if a != "--force"] + ["--dry-run"], ROOT
+    out = cli(*args, cwd=cwd)
     assert out.code == 0, f"{doc.name}: `{cmd}` exited {out.code}: {out.err}"
 
 

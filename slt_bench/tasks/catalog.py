@@ -143,8 +143,9 @@ def _build_task(entry: Any, family: str, defaults: dict[str, Any], where: str) -
     n = merged.get("n", 10_000)
     if isinstance(n, bool) or not isinstance(n, int) or not MIN_N <= n <= MAX_N:
         raise CatalogError(f"{where}: n must be an integer from {MIN_N} to {MAX_N:,}, got {n!r}")
+    prior_std = _scale(merged, "prior_std", where)
     try:
-        prior = Prior(_scale(merged, "prior_std", where), inst.prior_bounds, inst.prior_exponents)
+        prior = Prior(prior_std, inst.prior_bounds, inst.prior_exponents)
     except (TypeError, ValueError) as err:
         raise CatalogError(f"{where}: {err}") from None
     noise_std = _scale(merged, "noise_std", where)

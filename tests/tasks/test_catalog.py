@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from slt_bench.errors import CatalogError, UnknownNameError
+from slt_bench.models import log_likelihood
 from slt_bench.models.ops import numpy_ops
 from slt_bench.tasks import load_catalog
 
@@ -35,15 +36,21 @@ def test_catalogue_covers_what_the_foundation_promises(catalog):
     assert all(t.n_params == 21 for t in refs)
 
 
+def _points(data, count):
+    """(x, y) of the first ``count`` points, of a held or a streamed dataset."""
+    return data.points(0, count) if getattr(data, "streamed", False) else (data.x[:count], data.y[:count])
+
+
 @pytest.mark.parametrize("task_id", ALL)
 def test_dataset_shapes_and_seeds(catalog, task_id):
     task = catalog.get(task_id)
     data = task.dataset(100, 3)
-    assert data.x.shape == (100, task.model.in_dim) and data.y.shape == (100, task.model.out_dim)
-    again = task.dataset(100, 3)
-    np.testing.assert_array_equal(data.y, again.y)
-    np.testing.assert_array_equal(data.x, again.x)
-    assert not np.array_equal(task.dataset(100, 4).y, data.y)
+    x, y = _points(data, 100)
+    assert x.shape == (100, task.model.in_dim) and y.shape == (100, task.model.out_dim)
+    x2, y2 = _points(task.dataset(100, 3), 100)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(_points(task.dataset(100, 4), 100)[1], y)
 
 
 @pytest.mark.parametrize("task_id", ALL)
@@ -62,9 +69,8 @@ def _mean_loss_minus_entropy(task, w, n=20_000):
     At a true parameter the residuals are pure noise, so the difference is 0 within sampling error;
     anywhere else it is the KL divergence K(w) > 0 plus noise.
     """
-    data = task.dataset(n, 0)
-    per_point = np.array([task.n_loss_numpy(np.asarray(w), type(data)(data.x[i:i + 1], data.y[i:i + 1], 0))
-                          for i in range(0, 2000)])
+    x, y = _points(task.dataset(n, 0), 2000)
+    per_point = -log_likelihood(numpy_ops(), task.model, np.asarray(w, dtype=np.float64), x, y, task.noise_std)
     sigma = task.noise_std
     entropy = task.model.out_dim * 0.5 * (math.log(2 * math.pi * sigma**2) + 1)
     return per_point.mean() - entropy, per_point.std() / math.sqrt(len(per_point))
@@ -90,8 +96,8 @@ def test_w_star_is_a_most_singular_true_parameter(catalog, task_id):
     params = task.params_dict
     if task.family in ("normal_crossing", "tanh_zero", "mixture"):
         assert np.all(w == 0.0)
-    elif task.family in ("reduced_rank", "deep_linear"):
-        r = params["r"]
+    elif task.family in ("reduced_rank", "deep_linear", "deep_linear_scale"):
+        r = params["r"] if "r" in params else params["rank"]
         layers = task.model.layers(w)
         assert all(np.linalg.matrix_rank(weight) == r for weight, _ in layers)
         assert np.linalg.matrix_rank(task.model.linear_map(numpy_ops(), w)) == r

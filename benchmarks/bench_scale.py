@@ -1,0 +1,37 @@
+"""The scale family: minibatch SG-MCMC steps on deep linear networks of 10⁴ and 10⁵ parameters
+(streamed data, n = 10⁵, batch 500, 4 chains), time and peak memory; one fixed short run each."""
+
+from benchmarks.common import version
+from slt_bench.estimators import get_estimator
+from slt_bench.methods import make_method
+from slt_bench.target import Budget, TemperedTarget
+from slt_bench.tasks import load_catalog
+
+SCALE_TASKS = ("dls/d10k", "dls/d100k")
+HYPER = {"chains": 4, "warmup": 0, "steps": 200, "thin": 50, "batch_size": 500, "step_size": 1e-7}
+
+
+class ScaleSteps:
+    """200 minibatch steps of rmsprop-sgld (4 chains), plus the full-batch n L_n of 16 kept draws."""
+
+    params = [list(SCALE_TASKS)]
+    param_names = ["task"]
+    version = version(*SCALE_TASKS)
+    timeout = 900
+    number = 1
+    repeat = (1, 2, 120.0)
+
+    def setup(self, task_id):
+        task = load_catalog().get(task_id)
+        data = task.dataset(100_000, 0)
+        (post,) = get_estimator("local").posteriors(task, data)
+        self.target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+        self.target.n_loss_numpy(self.target.initial_point())  # the statistics, accumulated once
+        self.method = make_method("rmsprop-sgld", HYPER)
+        self.method.sample(self.target, Budget(1e12), 0)  # compile outside the timed call
+
+    def time_steps(self, task_id):
+        self.method.sample(self.target, Budget(1e12), 1)
+
+    def peakmem_steps(self, task_id):
+        self.method.sample(self.target, Budget(1e12), 1)
