@@ -151,12 +151,14 @@ def theory_mixture(kind: str) -> None:
 @main.command()
 @click.option("--method", required=True, help="Method name (see `slt-bench list methods`).")
 @click.option("--task", "tasks", multiple=True, help="Task id or glob (repeatable); default: the suite.")
-@click.option("--suite", type=click.Choice(["smoke", "standard", "all"]), default="smoke", show_default=True)
+@click.option("--suite", type=click.Choice(["smoke", "standard", "scale", "all"]), default="smoke", show_default=True)
 @click.option("--seeds", type=int, default=1, show_default=True, help="Dataset seeds 0..K-1 per task.")
 @click.option("--n", "n", type=int, default=None, help="Sample size (default: each task's n).")
 @click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="smoke", show_default=True,
               help="Budget tier of the method's preset: smoke (a pipeline check), standard, gold.")
 @click.option("--estimator", default="multi-beta", show_default=True, help="multi-beta, variance or local.")
+@click.option("--gamma", type=float, default=None,
+              help="local estimator: the localisation strength γ (default 1); part of the cell key.")
 @click.option("--jobs", type=int, default=1, show_default=True,
               help="Worker processes on this machine (local executor, or the Dask LocalCluster's workers).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -178,8 +180,8 @@ def theory_mixture(kind: str) -> None:
 @click.option("--scheme", type=click.Choice(["all", "last_layer", "last_two_layers"]), default="all", show_default=True,
               help="generalisation: infer over all weights, or the last layer(s) with earlier ones frozen at the MAP.")
 @click.option("--intercept", is_flag=True, help="generalisation: fit G = c + λ/n (a truth outside the model).")
-def run(method, tasks, suite, seeds, n, tier, estimator, jobs, executor, scheduler, catalogs, store_path, overrides,
-        force, dry_run, as_json, metric, ns, n_test, scheme, intercept) -> None:
+def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, scheduler, catalogs, store_path,
+        overrides, force, dry_run, as_json, metric, ns, n_test, scheme, intercept) -> None:
     """Run a method over tasks × seeds, store every cell, print λ̂ against λ.
 
     With --metric generalisation, each task is one cell: the method's predictive at β = 1 over the
@@ -197,8 +199,10 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, executor, schedul
                                           ("--intercept", intercept), ("--n-test", n_test != 10_000)) if used]
         if unused:
             raise SltBenchError(f"{', '.join(unused)} only apply with --metric generalisation")
-    elif n is not None or estimator != "multi-beta":
-        raise SltBenchError("--n and --estimator do not apply with --metric generalisation (use --ns)")
+    elif n is not None or estimator != "multi-beta" or gamma is not None:
+        raise SltBenchError("--n, --estimator and --gamma do not apply with --metric generalisation (use --ns)")
+    if gamma is not None and estimator != "local":
+        raise SltBenchError("--gamma is the local estimator's localisation strength: it needs --estimator local")
     catalog = load_catalog(catalogs)
     parsed = _parse_overrides(overrides)
     if metric == "generalisation":
@@ -206,7 +210,8 @@ def run(method, tasks, suite, seeds, n, tier, estimator, jobs, executor, schedul
         cells = expand_generalisation(catalog, method, tasks, suite, seeds, grid, n_test, tier, scheme, intercept,
                                       catalogs, parsed)
     else:
-        cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, parsed)
+        cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, parsed,
+                            {"gamma": gamma} if gamma is not None else None)
     runner = make_executor(executor, jobs, scheduler)
     path = store_path or DEFAULT_PATH
     if dry_run:

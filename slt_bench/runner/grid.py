@@ -68,13 +68,15 @@ def expand_grid(
     estimator: str,
     catalogs: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
+    estimator_options: Mapping[str, Any] | None = None,
 ) -> list[CellSpec]:
-    """λ̂ cells: tasks × dataset seeds 0..seeds−1 for one method preset and estimator.
+    """λ̂ cells: tasks × dataset seeds 0..seeds−1 for one method preset and estimator (with
+    ``estimator_options``, e.g. ``{"gamma": 100.0}`` for the local estimator).
 
     ``overrides`` replace preset hyperparameters (``--set key=value``); the preset hash covers
     them, so an overridden run is stored beside, never on top of, the preset's own cells.
     """
-    est = get_estimator(estimator)
+    est = get_estimator(estimator, **dict(estimator_options or {}))
     options = {f.name: getattr(est, f.name) for f in dataclasses.fields(est) if f.name != "name"}
     preset, instance = preset_and_method(method, tier, overrides)
     _checked(seeds, "--seeds", 1, MAX_SEEDS)
