@@ -37,7 +37,7 @@ class _WorkerSetup(WorkerPlugin):
     idempotent = True
 
     def setup(self, worker: Any) -> None:
-        init_worker()
+        init_worker(one_thread=True)
 
 
 def _cell_on_worker(spec: CellSpec) -> dict[str, Any]:

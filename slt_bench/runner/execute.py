@@ -44,8 +44,16 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=loop, name="slt-bench-parent-watch", daemon=True).start()
 
 
-def init_worker(parent: int | None = None) -> None:
-    """Set up a worker process: one thread for torch, and exit with the parent."""
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def init_worker(parent: int | None = None, one_thread: bool = False) -> None:
+    """Set up a worker process: one thread for torch (and, with ``one_thread``, for XLA: J workers
+    on J cores should not each spread over every core), and exit with the parent."""
+    import sys
+
+    if one_thread and "jax" not in sys.modules:  # XLA reads its flags when JAX is first imported
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA).strip()
     import torch
 
     torch.set_num_threads(1)  # J workers on J cores; small tensors run faster on one thread anyway
@@ -88,7 +96,7 @@ class LocalExecutor:
         ctx = multiprocessing.get_context("spawn")
         while queue or suspects:
             pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=init_worker,
-                                       initargs=(os.getpid(),))
+                                       initargs=(os.getpid(), True))
             running: dict[Future, CellSpec] = {}
             broken = False
             try:
