@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from slt_bench.estimators import get_estimator
@@ -297,32 +298,48 @@ def test_force_appends_and_keeps_the_history(tmp_path, catalog):
 
 
 # ---- processes ----------------------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+def _pool_workers(pid: int) -> list[int]:
+    """The multiprocessing workers among ``pid``'s children, read from /proc through psutil (``ps``'s
+    output is cut at the terminal width on some systems, which hid them behind a long interpreter path)."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    workers = []
+    for child in children:
+        try:
+            if any("spawn_main" in part for part in child.cmdline()):
+                workers.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return workers
 
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
-    return bool(state) and not state.startswith("Z")
+
+
+def _stderr(tmp_path: Path) -> str:
+    return (tmp_path / "stderr.txt").read_text()
 
 
 def _start_jobs_run(tmp_path: Path) -> tuple[subprocess.Popen, list[int], Path]:
     store = tmp_path / "p.sqlite"
+    # stderr to a file, not a pipe: nobody reads a pipe until the end, and a full one would stall the driver
+    err = (tmp_path / "stderr.txt").open("w")
     proc = subprocess.Popen(CLI + ["run", "--method", "sgld", "--task", "nc/*", "--seeds", "6", "--n", "1000",
                                    "--estimator", "local", "--jobs", "2", "--store", str(store)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=err, text=True, start_new_session=True)
     deadline = time.time() + 240
     workers: list[int] = []
     while time.time() < deadline:
         time.sleep(0.3)
-        workers = [p for p in _children(proc.pid)
-                   if "spawn_main" in subprocess.run(["ps", "-o", "args=", "-p", str(p)], capture_output=True,
-                                                     text=True).stdout]
+        if proc.poll() is not None:  # the driver ended before we could kill it: say why
+            pytest.fail(f"the run ended (exit {proc.returncode}) before its pool was seen: {_stderr(tmp_path)[-2000:]}")
+        workers = _pool_workers(proc.pid)
         if len(workers) >= 2 and store.exists() and ResultStore(store, writable=False).rows():
             break
     assert len(workers) >= 2, "the pool did not start"
@@ -336,7 +353,7 @@ def test_a_killed_or_terminated_driver_takes_its_workers_with_it(tmp_path, sig):
     os.kill(proc.pid, sig)
     proc.wait(timeout=60)
     if sig == signal.SIGTERM:  # like Ctrl-C: a clean stop with a message and exit code 130
-        assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
+        assert proc.returncode == 130 and "interrupted" in _stderr(tmp_path)
     deadline = time.time() + 10
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.2)
