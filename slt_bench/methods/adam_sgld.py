@@ -46,7 +46,7 @@ def adam_rule(beta1: float, beta2: float, delta: float) -> Rule:
 
 @dataclass(frozen=True)
 class AdamSGLD(SGMCMCMethod):
-    step_fraction: float = 0.01  # the sweep in docs/accuracy.md
+    step_fraction: float = 0.01  # the sweep in docs/scale.md
     beta1: float = 0.9
     beta2: float = 0.999
     delta: float = 0.1

@@ -41,7 +41,7 @@ def rmsprop_rule(alpha: float, delta: float) -> Rule:
 
 @dataclass(frozen=True)
 class RMSPropSGLD(SGMCMCMethod):
-    step_fraction: float = 0.03  # the sweep in docs/accuracy.md
+    step_fraction: float = 0.03  # the sweep in docs/scale.md
     alpha: float = 0.99
     delta: float = 0.1
 

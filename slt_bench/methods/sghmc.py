@@ -40,7 +40,7 @@ def sghmc_rule(friction: float) -> Rule:
 
 @dataclass(frozen=True)
 class SGHMC(SGMCMCMethod):
-    step_fraction: float = 0.003  # the sweep in docs/accuracy.md
+    step_fraction: float = 0.003  # the sweep in docs/scale.md
     friction: float = 0.1
 
     name: ClassVar[str] = "sghmc"

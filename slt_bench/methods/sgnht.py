@@ -41,7 +41,7 @@ def sgnht_rule(diffusion: float) -> Rule:
 
 @dataclass(frozen=True)
 class SGNHT(SGMCMCMethod):
-    step_fraction: float = 0.003  # the sweep in docs/accuracy.md
+    step_fraction: float = 0.003  # the sweep in docs/scale.md
     diffusion: float = 0.1
 
     name: ClassVar[str] = "sgnht"
