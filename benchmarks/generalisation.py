@@ -43,9 +43,15 @@ def main() -> int:
         cmd = command(method, tier, tasks, args.store)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "slt_bench.cli", *cmd[1:]], check=True, stdout=subprocess.DEVNULL)
-        lines.append(f"{' '.join(cmd)}   # {time.perf_counter() - start:.0f} s (0 s when already stored)")
+        store = ResultStore(args.store)  # the wall time adds up across resumed runs
+        name = f"generalisation-study/{method}/{tier}"
+        wall = store.get_meta(name, {"wall_s": 0.0})["wall_s"] + time.perf_counter() - start
+        store.put_meta(name, {"wall_s": wall})
+        lines.append(f"{' '.join(cmd)}   # {wall:.0f} s")
     rows = [r for r in ResultStore(args.store, writable=False).rows() if r.get("metric") == "generalisation"]
     table = generalisation_table(rows)
+    flagged = [f"`{r['task']}` with `{r['method']}`: {r['status']} ({r['reason']})"
+               for r in rows if r["status"] not in ("ok", "point_estimate")]
     text = "\n".join([
         "# The learning coefficient of generalisation, measured",
         "",
@@ -61,6 +67,11 @@ def main() -> int:
         "```",
         "",
         markdown_table(table),
+        "",
+        "z is (slope − λ)/SE. A row whose status is not `ok` is shown but not trusted: its slope was fitted",
+        "with the unusable posteriors left out, or from posteriors that did not mix at this tier.",
+        *(["", "Flagged here:", "", *(f"- {f}" for f in flagged)] if flagged else []),
+        "",
     ])
     Path(args.write).write_text(text)
     print(text)

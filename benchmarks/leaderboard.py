@@ -52,12 +52,17 @@ def run_methods(methods: list[str], jobs: int, work: Path) -> None:
         cmd = command_for(method, jobs, work)
         print("$ " + " ".join(cmd), flush=True)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "slt_bench.cli", *cmd[1:]], check=True, stdout=subprocess.DEVNULL)
-        store = ResultStore(work)
-        meta = store.get_meta(f"leaderboard/{method}", {"wall_s": 0.0, "runs": 0})
-        store.put_meta(f"leaderboard/{method}", {"wall_s": meta["wall_s"] + time.perf_counter() - start,
-                                                 "runs": meta["runs"] + 1, "jobs": jobs,
-                                                 "command": " ".join(command_for(method, jobs, Path("baseline.sqlite")))})
+        try:
+            proc = subprocess.run([sys.executable, "-m", "slt_bench.cli", *cmd[1:]], stdout=subprocess.DEVNULL)
+        finally:  # an interrupted run keeps its stored cells (resumable), so its time is counted too
+            store = ResultStore(work)
+            meta = store.get_meta(f"leaderboard/{method}", {"wall_s": 0.0, "runs": 0})
+            store.put_meta(f"leaderboard/{method}", {
+                "wall_s": meta["wall_s"] + time.perf_counter() - start, "runs": meta["runs"] + 1,
+                "jobs": jobs if meta.get("jobs", jobs) == jobs else f"{meta['jobs']} then {jobs}",
+                "command": " ".join(command_for(method, jobs, Path("baseline.sqlite")))})
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}; rerun to resume")
 
 
 def note(methods: list[str], work: Path) -> str:
