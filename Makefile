@@ -44,6 +44,9 @@ ASV := $(BIN)/asv
 ASV_LINK := /tmp/slt-bench-asv
 ASV_ENV := existing:$(ASV_LINK)/venv/bin/python
 ASV_MACHINE := slt-bench-ref
+# one round (process) per benchmark instead of asv's two: the suite's time halves, and the figures
+# keep their repeat-based confidence intervals (bench-check compares with them)
+ASV_RUN_OPTS := -a rounds=1
 
 asv-env: $(STAMP)
 	@mkdir -p $(ASV_LINK) && ln -sfn $(CURDIR)/$(VENV) $(ASV_LINK)/venv
@@ -52,7 +55,7 @@ asv-env: $(STAMP)
 ## bench: the asv suite for HEAD (about 10 min), saved in benchmarks/results/: part of finishing a change
 ## that touches slt_bench/, methods/ or tasks/ — commit the files it writes with the change
 bench: asv-env
-	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) --set-commit-hash $$(git rev-parse HEAD) --show-stderr
+	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) $(ASV_RUN_OPTS) --set-commit-hash $$(git rev-parse HEAD) --show-stderr
 
 ## bench-quick: every asv benchmark once, nothing saved (CI: a broken benchmark fails the build)
 bench-quick: asv-env
@@ -72,7 +75,7 @@ bench-ci: $(STAMP)
 bench-backfill: asv-env
 	@for c in $(COMMITS); do \
 		dir=$$(mktemp -d) && git worktree add --detach -f $$dir $$c > /dev/null && \
-		(cd $$dir && PYTHONPATH=$$dir $(CURDIR)/$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) \
+		(cd $$dir && PYTHONPATH=$$dir $(CURDIR)/$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) $(ASV_RUN_OPTS) \
 			--set-commit-hash $$(git -C $$dir rev-parse HEAD) --show-stderr) ; \
 		cp $$dir/benchmarks/results/$(ASV_MACHINE)/$$(git -C $$dir rev-parse HEAD | cut -c1-8)-*.json \
 			benchmarks/results/$(ASV_MACHINE)/ ; \
