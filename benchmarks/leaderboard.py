@@ -84,7 +84,8 @@ def note(methods: list[str], work: Path) -> str:
     which = "every built-in method" if not pending else f"{len(methods)} of the {len(built)} built-in methods"
     return (f"The baseline: {which} on the {SUITE} suite at tier {TIER}, dataset seeds 0–{SEEDS - 1}, "
             f"made by `make leaderboard` (for each method: `slt-bench run --method METHOD --suite {SUITE} --tier {TIER} "
-            f"--seeds {SEEDS} --jobs J --store baseline.sqlite`). Wall time on the 2-core reference machine: "
+            f"--seeds {SEEDS} --jobs J --store baseline.sqlite`). Wall time on the 2-core reference machine, which "
+            f"other jobs shared at times (seconds per cell are indicative, gradient evaluations exact): "
             f"{total / 3600:.1f} h in all ({', '.join(parts)}). {excluded}")
 
 
