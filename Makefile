@@ -12,7 +12,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,devinterp]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,8 +45,11 @@ ASV_LINK := /tmp/slt-bench-asv
 ASV_ENV := existing:$(ASV_LINK)/venv/bin/python
 ASV_MACHINE := slt-bench-ref
 # one round (process) per benchmark instead of asv's two: the suite's time halves, and the figures
-# keep their repeat-based confidence intervals (bench-check compares with them)
-ASV_RUN_OPTS := -a rounds=1
+# keep their repeat-based confidence intervals (bench-check compares with them). asv's forkserver
+# imports the suite (torch, JAX, slt_bench: 3-4 s of CPU) once and forks a process per benchmark,
+# instead of importing it again in each of some 150 processes.
+ASV_LAUNCH := --launch-method forkserver
+ASV_RUN_OPTS := -a rounds=1 $(ASV_LAUNCH)
 
 asv-env: $(STAMP)
 	@mkdir -p $(ASV_LINK) && ln -sfn $(CURDIR)/$(VENV) $(ASV_LINK)/venv
@@ -60,7 +63,7 @@ bench: asv-env
 ## bench-quick: every asv benchmark once, nothing saved (CI: a broken benchmark fails the build); the
 ## estimate suite is left to bench-ci, which runs the same estimate() for every method and task
 bench-quick: asv-env
-	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) --quick --dry-run --show-stderr --bench '^(?!bench_estimates)'
+	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) --quick --dry-run --show-stderr $(ASV_LAUNCH) --bench '^(?!bench_estimates)'
 
 ## bench-check: the two newest commits with stored results (says so when HEAD has none); non-zero on a regression
 bench-check: $(STAMP)
@@ -93,10 +96,12 @@ microbench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/micro -q -p no:cacheprovider --benchmark-only --benchmark-autosave \
 		--benchmark-storage=.benchmarks $$(ls .benchmarks/*/*.json > /dev/null 2>&1 && echo --benchmark-compare)
 
-## peers: slt-bench against devinterp (SGLD) and pyro (NUTS), side by side; writes docs/performance.md
+## peers: slt-bench against devinterp 1.3.2 (SGLD) and pyro (NUTS), side by side; writes docs/performance.md
+## (then puts devinterp 2.x, the `devinterp` method's, back)
 peers: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[peers]'
-	$(BIN)/python benchmarks/peers.py --write docs/performance.md
+	$(BIN)/python benchmarks/peers.py --write docs/performance.md; status=$$?; \
+		$(BIN)/pip install --quiet -e '.[dev,devinterp]'; exit $$status
 
 ## leaderboard: every built-in method on the standard suite at tier standard, 5 dataset seeds, --jobs 2
 ## (resumable), then docs/leaderboard/ (the HTML site, leaderboard.md and the baseline store)

@@ -4,7 +4,7 @@ from benchmarks.common import METHODS, TASKS, estimate, skip_if_excluded, versio
 
 
 class Estimate:
-    """time_/peakmem_: one local-λ estimate (n = 1000, fixed seed, small fixed budget)."""
+    """time_: one local-λ estimate (n = 1000, fixed seed, small fixed budget), compiled beforehand."""
 
     params = (list(METHODS), list(TASKS))
     param_names = ["method", "task"]
@@ -19,6 +19,19 @@ class Estimate:
 
     def time_estimate(self, method, task):
         estimate(method, task)
+
+
+class EstimateMemory:
+    """peakmem_: the peak resident memory of a process that runs the same estimate once, compilation
+    included (a warm-up in setup would only run it twice: the peak is over the whole process)."""
+
+    params = (list(METHODS), list(TASKS))
+    param_names = ["method", "task"]
+    version = version(*TASKS)
+    timeout = 600
+
+    def setup(self, method, task):
+        skip_if_excluded(method, task)
 
     def peakmem_estimate(self, method, task):
         estimate(method, task)

@@ -30,6 +30,9 @@ EXCLUDED = {
     "nuts-pyro": "pyro's NUTS runs the same algorithm as `nuts` about 20× slower per gradient evaluation on this "
                  "CPU (docs/performance.md); the standard suite at tier standard would take it days. It is compared "
                  "with `nuts` on the seed paper's network in docs/performance.md instead.",
+    "devinterp": "an optional extra (`pip install -e '.[devinterp]'`) that runs another tool's samplers, one "
+                 "chain after another in Python; its users run it themselves and compare with this baseline "
+                 "(`--baseline`).",
 }
 
 

@@ -22,7 +22,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from slt_bench.errors import SltBenchError
 from slt_bench.limits import MAX_JOBS
 from slt_bench.runner.cell import make_row, run_cell
-from slt_bench.runner.execute import init_worker
+from slt_bench.runner.execute import init_worker, pin_to_core, usable_cpus
 from slt_bench.runner.outcome import Outcome, describe_error
 from slt_bench.runner.spec import CellSpec
 
@@ -31,13 +31,20 @@ CONNECT_TIMEOUT_S = 10
 
 
 class _WorkerSetup(WorkerPlugin):
-    """The same per-process set-up as a local worker (one torch thread), on every (re)started worker."""
+    """The same per-process set-up as a local worker (one torch and XLA thread), on every (re)started
+    worker; with ``pin`` (a LocalCluster of at most as many workers as CPUs) worker k stays on the
+    k-th CPU, as local workers do. A user's cluster is left to its own placement."""
 
     name = "slt-bench-setup"
     idempotent = True
 
+    def __init__(self, pin: bool = False) -> None:
+        self.pin = pin
+
     def setup(self, worker: Any) -> None:
         init_worker(one_thread=True)
+        if self.pin and isinstance(worker.name, int):  # a LocalCluster names its workers 0, 1, ...
+            pin_to_core(worker.name)
 
 
 def _cell_on_worker(spec: CellSpec) -> dict[str, Any]:
@@ -91,7 +98,7 @@ class DaskExecutor:
             from distributed.scheduler import KilledWorker
         client, cluster = self._client()
         try:
-            client.register_plugin(_WorkerSetup())
+            client.register_plugin(_WorkerSetup(pin=cluster is not None and self.workers <= usable_cpus()))
             futures = {client.submit(_cell_on_worker, cell, key=f"slt-bench-cell-{cell.key}", pure=False): cell
                        for cell in cells}
             for future in as_completed(futures):
