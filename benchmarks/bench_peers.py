@@ -14,6 +14,16 @@ PEER_TASKS = ("rrr/m3-n3-h3-r1", "tanh/h3")
 CHAINS, BURNIN, DRAWS = 4, 200, 500
 
 
+def devinterp_1() -> bool:
+    """Whether devinterp 1.x (the version peers.py compares with) is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("devinterp").startswith("1.")
+    except PackageNotFoundError:
+        return False
+
+
 class SGLDPeers:
     """One local-λ SGLD run (4 chains × 700 steps, n = 10⁴): slt-bench against devinterp."""
 
@@ -23,11 +33,9 @@ class SGLDPeers:
     timeout = 600
 
     def setup(self, tool, task_id):
-        if tool == "devinterp":
-            try:
-                import devinterp  # noqa: F401
-            except ImportError:
-                raise NotImplementedError("devinterp not installed (pip install -e '.[peers]')") from None
+        if tool == "devinterp" and not devinterp_1():
+            raise NotImplementedError("the peer comparison runs devinterp 1.3.2's LLC estimator, not installed "
+                                      "(make peers installs it; the devinterp extra has 2.x)")
         task = load_catalog().get(task_id)
         self.task, self.data = task, task.dataset(10_000, 0)
         self.post = Posterior(beta0(self.data.n), tuple(task.w_star), 1.0)

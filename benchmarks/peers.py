@@ -314,10 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-nuts", action="store_true", help="skip the numpyro/pyro comparison")
     parser.add_argument("--nuts-samples", type=int, default=2400, help="draws per chain in the NUTS comparison")
     args = parser.parse_args(argv)
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        import devinterp  # noqa: F401
-    except ImportError:
-        print("error: devinterp is not installed; `pip install -e '.[peers]'` (or `make peers`)", file=sys.stderr)
+        found = version("devinterp")
+    except PackageNotFoundError:
+        found = "not installed"
+    if not found.startswith("1."):
+        print(f"error: this comparison runs devinterp 1.3.2's LLC estimator, found devinterp {found}; "
+              "`pip install -e '.[peers]'` (or `make peers`, which puts 2.x back afterwards)", file=sys.stderr)
         return 2
     import torch
 
