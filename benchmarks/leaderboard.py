@@ -62,10 +62,18 @@ def run_methods(methods: list[str], jobs: int, work: Path) -> None:
             meta = store.get_meta(f"leaderboard/{method}", {"wall_s": 0.0, "runs": 0})
             store.put_meta(f"leaderboard/{method}", {
                 "wall_s": meta["wall_s"] + time.perf_counter() - start, "runs": meta["runs"] + 1,
-                "jobs": jobs if meta.get("jobs", jobs) == jobs else f"{meta['jobs']} then {jobs}",
+                "jobs": jobs_history(meta.get("jobs"), jobs),
                 "command": " ".join(command_for(method, jobs, Path("baseline.sqlite")))})
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}; rerun to resume")
+
+
+def jobs_history(before: int | str | None, jobs: int) -> int | str:
+    """The --jobs of each run of a method, once per change: 1, then "1 then 2", and a third run with
+    2 leaves "1 then 2"."""
+    if before is None or str(before) == str(jobs) or str(before).endswith(f" then {jobs}"):
+        return before if before is not None else jobs
+    return f"{before} then {jobs}"
 
 
 def note(methods: list[str], work: Path) -> str:
