@@ -199,6 +199,22 @@ def start_loss_gradient_rms(target: TemperedTarget, batch: int, seed: int, batch
     return jnp.sqrt(total / batches)
 
 
+def check_run_settings(method: Any, step: str) -> None:
+    """The settings a minibatch chain method shares (chains, warmup, steps, thin, batch_size,
+    step_fraction, and its step size, named ``step``): a ValueError naming what is valid."""
+    from slt_bench.methods._validate import non_negative_int, positive_ints
+
+    positive_ints(method, "chains", "steps", "thin", "batch_size")
+    non_negative_int(method, "warmup")
+    if method.steps % method.thin:
+        raise ValueError(f"steps ({method.steps}) must be a multiple of thin ({method.thin})")
+    value = getattr(method, step)
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{step} must be a positive number or unset, got {value!r}")
+    if not 0 < method.step_fraction < 1:
+        raise ValueError(f"step_fraction must lie in (0, 1), got {method.step_fraction!r}")
+
+
 @dataclass(frozen=True)
 class SGMCMCMethod:
     """Hyperparameters every SG-MCMC method of this family shares, and its ``sample``.
@@ -219,16 +235,7 @@ class SGMCMCMethod:
     keep_params: bool = False
 
     def __post_init__(self) -> None:
-        from slt_bench.methods._validate import non_negative_int, positive_ints
-
-        positive_ints(self, "chains", "steps", "thin", "batch_size")
-        non_negative_int(self, "warmup")
-        if self.steps % self.thin:
-            raise ValueError(f"steps ({self.steps}) must be a multiple of thin ({self.thin})")
-        if self.step_size is not None and not (self.step_size > 0 and math.isfinite(self.step_size)):
-            raise ValueError(f"step_size must be a positive number or unset, got {self.step_size!r}")
-        if not 0 < self.step_fraction < 1:
-            raise ValueError(f"step_fraction must lie in (0, 1), got {self.step_fraction!r}")
+        check_run_settings(self, "step_size")
 
     momentum = False  # position moves by ε·p: the step is √(fraction/κ)
 

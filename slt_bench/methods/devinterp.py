@@ -70,19 +70,12 @@ class Devinterp:
     name: ClassVar[str] = "devinterp"
 
     def __post_init__(self) -> None:
-        from slt_bench.methods._validate import non_negative_int, positive_ints
+        from slt_bench.methods._sgmcmc import check_run_settings
 
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)} (devinterp's SGMCMC factories), "
                              f"got {self.sampler!r}")
-        positive_ints(self, "chains", "steps", "thin", "batch_size")
-        non_negative_int(self, "warmup")
-        if self.steps % self.thin:
-            raise ValueError(f"steps ({self.steps}) must be a multiple of thin ({self.thin})")
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number or unset, got {self.lr!r}")
-        if not 0 < self.step_fraction < 1:
-            raise ValueError(f"step_fraction must lie in (0, 1), got {self.step_fraction!r}")
+        check_run_settings(self, "lr")
         if not 0 < self.alpha < 1 or not self.eps > 0:
             raise ValueError(f"alpha must lie in (0, 1) and eps be positive; got {self.alpha}, {self.eps}")
         devinterp_sgmcmc()  # not installed: say so when the method is made, not in the middle of a grid

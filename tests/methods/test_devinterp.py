@@ -15,6 +15,7 @@ from numpyro.diagnostics import effective_sample_size
 from slt_bench.errors import SltBenchError
 from slt_bench.methods import make_method
 from slt_bench.target import Budget, TemperedTarget
+from tests.methods.gaussian import assert_moments, gaussian_posterior
 
 try:
     import devinterp.optim  # noqa: F401
@@ -24,34 +25,19 @@ except ImportError:
     pytest.skip("devinterp 2.x not installed (pip install -e '.[devinterp]')", allow_module_level=True)
 
 
-def _gaussian(catalog, beta=0.5):
-    """regular/d2 at β: a Gaussian posterior with a closed-form mean and covariance."""
-    task = catalog.get("regular/d2")
-    data = task.dataset(1000, 3)
-    x, y = data.x, data.y[:, 0]
-    precision = beta * x.T @ x / task.noise_std**2 + np.eye(2) / task.prior.std**2
-    return task, data, beta, np.linalg.solve(precision, beta * x.T @ y), np.linalg.inv(precision)
-
-
 @pytest.mark.parametrize("sampler", ["sgld", "rmsprop_sgld"])
 def test_stationary_mean_and_variance_of_a_gaussian(catalog, sampler):
     """devinterp's update with our nβ, weight decay 1/σ² and full batches samples the tempered Gaussian
-    posterior. Tolerance: 3 Monte Carlo SE per coordinate, SE = sd/√ESS for the mean and var·√(2/ESS)
-    for the variance (the SE of a sample variance of ESS independent Gaussian draws), ESS from numpyro;
+    posterior. Tolerance: 3 Monte Carlo SE per coordinate (:func:`tests.methods.gaussian.assert_moments`);
     the step (1% of the inverse largest curvature) keeps the discretisation bias of the variance near
     1%, a fraction of the SE at this ESS (√(2/ESS) ≈ 10% for ESS ≈ 200)."""
-    task, data, beta, mean, cov = _gaussian(catalog)
+    task, data, beta, mean, cov = gaussian_posterior(catalog)
     hyper = {"sampler": sampler, "chains": 4, "warmup": 500, "steps": 8000, "thin": 10, "batch_size": 1000,
              "keep_params": True}
     draws = make_method("devinterp", hyper).sample(TemperedTarget(task, data, beta), Budget(1e9), 0)
     assert draws.status == "ok", draws.reason
     p = draws.params
-    ess = np.array([effective_sample_size(p[..., j]) for j in range(2)])
-    assert np.all(ess > 30), ess
-    flat = p.reshape(-1, 2)
-    z_mean = (flat.mean(0) - mean) / np.sqrt(np.diag(cov) / ess)
-    z_var = (flat.var(0) - np.diag(cov)) / (np.diag(cov) * np.sqrt(2 / ess))
-    assert np.all(np.abs(z_mean) < 3) and np.all(np.abs(z_var) < 3), (z_mean, z_var, ess)
+    assert_moments(p, mean, cov)
     # the n L_n stored at each draw is the full-batch value at the kept parameters
     target = TemperedTarget(task, data, beta)
     np.testing.assert_allclose(draws.n_loss[0, :5], target.n_loss_numpy(p[0, :5]), rtol=1e-10)
@@ -61,7 +47,7 @@ def test_localised_posterior_is_centred_at_w_star(catalog):
     """With γ > 0 and a flat likelihood direction, devinterp's localisation (γ at its "initial" centre)
     must pull towards w*: the local posterior of regular/d2 at γ = 1e4 has sd ≈ 1/√(γ + β n λ_max)
     per coordinate around (nearly) w*. The chain's mean lies within 3 SE of the closed-form mean."""
-    task, data, beta, _, _ = _gaussian(catalog)
+    task, data, beta, _, _ = gaussian_posterior(catalog)
     x, y = data.x, data.y[:, 0]
     gamma = 1e4
     w_star = np.asarray(task.w_star, dtype=float)
