@@ -13,6 +13,9 @@ Optional (each has a default here, so callers never probe for them themselves):
   Default: every task is accepted.
 * ``sample_many(targets, budget, seeds) -> list[Draws]`` samples several posteriors of one shape
   at once (MAP fits many datasets in one vmapped run). Default: :meth:`sample` one by one.
+* ``sample_path(targets, budget, seed) -> list[Draws]`` samples the tempered posteriors of one
+  dataset (one centre, one γ, several β) along one path, as tempered SMC does; ``budget`` is per
+  posterior. Default: :meth:`sample` for each, with seeds ``seeds[i]``.
 * a ``keep_params: bool`` hyperparameter: with it set, ``Draws.params`` holds parameter draws
   (needed by the generalisation metric, which builds a predictive from them).
 """
@@ -44,6 +47,15 @@ def sample_many(method: Any, targets: Sequence[Any], budget: Any, seeds: Sequenc
     hook = getattr(method, "sample_many", None)
     if hook is not None:
         return list(hook(list(targets), budget, list(seeds)))
+    return [method.sample(t, budget, s) for t, s in zip(targets, seeds)]
+
+
+def sample_path(method: Any, targets: Sequence[Any], budget: Any, seeds: Sequence[int]) -> list[Draws]:
+    """The tempered posteriors of one dataset: along one path when the method can (seeded with
+    ``seeds[0]``), else one by one with their own seeds."""
+    hook = getattr(method, "sample_path", None)
+    if hook is not None:
+        return list(hook(list(targets), budget, seeds[0]))
     return [method.sample(t, budget, s) for t, s in zip(targets, seeds)]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from slt_bench.estimators import get_estimator
 from slt_bench.methods import make_method
+from slt_bench.methods.protocol import sample_path
 from slt_bench.runner.outcome import ESTIMABLE, Outcome, posterior_status, summarise, trace_of, worst
 from slt_bench.runner.spec import CellSpec, posterior_seed
 from slt_bench.scoring import target_note
@@ -23,7 +24,16 @@ def run_rlct(spec: CellSpec, task: Any, out: Outcome) -> None:
     out.betas = [p.beta for p in posteriors]
     draws = []
     with out.timing("sample"):
-        for i, post in enumerate(posteriors):
+        if hasattr(method, "sample_path"):  # all posteriors along one tempering path (smc)
+            targets = [TemperedTarget(task, data, p.beta, p.centre, p.gamma) for p in posteriors]
+            try:
+                draws = sample_path(method, targets, Budget(spec.budget),
+                                    [posterior_seed(spec.seed, i) for i in range(len(targets))])
+            except BaseException:
+                out.grad_evals += sum(t.grad_evals for t in targets)  # the work done still counts
+                raise
+            out.grad_evals += float(sum(d.grad_evals for d in draws))
+        for i, post in enumerate(posteriors if not draws else []):
             target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
             try:
                 found = method.sample(target, Budget(spec.budget), posterior_seed(spec.seed, i))

@@ -87,6 +87,28 @@ class Prior:
             z[..., j] = np.log(u) - np.log1p(-u)
         return z
 
+    def sample_z(self, rng: np.random.Generator, size: int, dim: int) -> np.ndarray:
+        """``size`` exact draws from φ in sampler coordinates z, shape (size, dim).
+
+        Unbounded coordinates: N(0, std²), or with an exponent h the density ∝ |w|^h e^{−w²/2std²},
+        whose w²/(2 std²) is Gamma((h+1)/2, 1), with a random sign; bounded ones: uniform on the
+        box, mapped to z = logit of the position in it.
+        """
+        z = np.empty((size, dim))
+        bounded = self._bounded()
+        for j in range(dim):
+            h = self.exponents[j] if self.exponents else 0
+            if j in bounded:
+                if h:
+                    raise ValueError(f"coordinate {j}: a bounded prior with an exponent has no exact sampler")
+                u = rng.uniform(1e-12, 1.0 - 1e-12, size)
+                z[:, j] = np.log(u) - np.log1p(-u)
+            elif h:
+                z[:, j] = self.std * np.sqrt(2.0 * rng.gamma(0.5 * (h + 1), 1.0, size)) * rng.choice([-1.0, 1.0], size)
+            else:
+                z[:, j] = self.std * rng.standard_normal(size)
+        return z
+
     def support(self, j: int, width: float = 8.0) -> tuple[float, float]:
         """An interval holding all but a negligible part of the prior mass of coordinate j."""
         bounded = self._bounded()
