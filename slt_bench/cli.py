@@ -385,6 +385,52 @@ def reproduce(paper: str, tables: tuple[str, ...], tier: str, jobs: int, executo
     click.echo(f"wrote {output}")
 
 
+# ---- reference --------------------------------------------------------------------------
+@main.group()
+def reference() -> None:
+    """Certified finite-n references (E_β[n L_n], Var_β[n L_n] from NUTS and SMC) for tasks beyond quadrature."""
+
+
+@reference.command("build")
+@click.option("--task", "tasks", multiple=True, help="Task id or glob (repeatable); default: every standard-suite task.")
+@click.option("--suite", type=click.Choice(["smoke", "standard", "scale", "all"]), default="standard", show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True, help="Dataset seeds 0..K-1 per task, at the task's n.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes, one (task, seed) each.")
+@click.option("--out", "out", type=click.Path(), default=None,
+              help="Folder for the files (default: the catalogue's tasks/references).")
+@click.option("--nuts-samples", type=int, default=25_000, show_default=True, help="NUTS draws per chain (4 chains).")
+@click.option("--nuts-warmup", type=int, default=2000, show_default=True)
+@click.option("--particles", type=int, default=4000, show_default=True, help="SMC particles per run (4 runs).")
+@click.option("--mutations", type=int, default=20, show_default=True, help="SMC HMC moves per stage.")
+def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, particles, mutations) -> None:
+    """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
+    from pathlib import Path
+
+    from slt_bench import reference as ref
+    from slt_bench.limits import MAX_SEEDS, check_count
+    from slt_bench.tasks import load_catalog
+
+    try:
+        seeds = check_count(seeds, "--seeds", 1, MAX_SEEDS)
+        jobs = check_count(jobs, "--jobs", 1, 64)
+        for name, value in (("--nuts-samples", nuts_samples), ("--nuts-warmup", nuts_warmup),
+                            ("--particles", particles), ("--mutations", mutations)):
+            check_count(value, name, 4 if name == "--particles" else (0 if name == "--nuts-warmup" else 1), 10**7)
+    except ValueError as err:
+        raise SltBenchError(str(err)) from None
+    chosen = load_catalog().select(tasks, suite)
+    if not chosen:
+        raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(tasks)})")
+    settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, smc_particles=particles,
+                            smc_mutations=mutations)
+    paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo)
+    for path in paths:
+        doc = ref.load(path)
+        entries = doc["entries"] if doc else []
+        done = sum(e["certified"] for e in entries)
+        click.echo(f"{path}: {done}/{len(entries)} posteriors certified")
+
+
 def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 for anything the user can fix; SIGTERM behaves
     like Ctrl-C (workers stopped, finished cells kept, exit code 130)."""

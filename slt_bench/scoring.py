@@ -31,8 +31,8 @@ def _z(value: float, ref: float | None, se: float, ref_se: float | None = None) 
 
 def score(rlct_hat: float, se: float, rlct: float | None, finite_target: float | None,
           finite_status: str | None = None, rlct_se: float | None = None) -> dict[str, Any]:
-    """Errors against λ and, when the finite-n target is ``exact``, against it."""
-    trusted = finite_target if finite_status == "exact" else None
+    """Errors against λ and, when the finite-n target is trusted (``exact`` or ``certified``), against it."""
+    trusted = finite_target if finite_status in ("exact", "certified") else None
     return {
         "rel_error": _rel(rlct_hat, rlct),
         "z": _z(rlct_hat, rlct, se, rlct_se),
@@ -64,6 +64,8 @@ def target_note(multiplicity: int | None, kind: str, finite_status: str | None, 
     parts = []
     if finite_status == "exact":
         parts.append("finite-n quadrature target (sampler error) and asymptotic λ")
+    elif finite_status == "certified":
+        parts.append("finite-n target from a certified reference (sampler error) and asymptotic λ")
     elif finite_status is not None:
         parts.append(f"finite-n quadrature target {finite_status.replace('_', ' ')}: scored against λ only")
     else:

@@ -30,15 +30,19 @@ class Estimate:
     fit: dict[str, Any] = field(default_factory=dict)
 
 
-TARGET_STATUSES = ("exact", "not_converged", "not_finite")
+TARGET_STATUSES = ("exact", "certified", "not_converged", "not_finite")
+# Finite-n targets a cell is scored against: quadrature that converged, or a certified reference
+# (two samplers agreeing, see :mod:`slt_bench.reference`).
+TRUSTED_TARGETS = ("exact", "certified")
 
 
 @dataclass(frozen=True)
 class FiniteTarget:
     """What the estimator returns with a perfect sampler on this dataset, and whether to trust it.
 
-    ``status``: ``exact`` (quadrature converged: scored against), ``not_converged`` (the grid does
-    not resolve the posterior) or ``not_finite``; only ``exact`` targets are ever scored against.
+    ``status``: ``exact`` (quadrature converged: scored against), ``certified`` (from a certified
+    reference, :mod:`slt_bench.reference`: scored against), ``not_converged`` (the grid does not
+    resolve the posterior) or ``not_finite``; only the first two are ever scored against.
     """
 
     value: float
@@ -56,6 +60,21 @@ class FiniteTarget:
             return cls(value, "not_converged", f"full and half-resolution quadrature grids disagree "
                                                f"(relative {worst:.2g} in E_β[n L_n])")
         return cls(value, "exact")
+
+
+def reference_values(task: Task, data: Dataset, posteriors: Sequence[Posterior]) -> list[dict[str, float]] | None:
+    """Certified E_β[n L_n] and Var_β[n L_n] of each posterior on this dataset (tasks beyond
+    quadrature), or None when there is no certified reference for all of them."""
+    from slt_bench.reference import lookup
+
+    return lookup(task, int(data.seed), int(data.n), posteriors)
+
+
+def certified_target(value: float, values: Sequence[dict[str, float]]) -> FiniteTarget:
+    if not math.isfinite(value):
+        return FiniteTarget(value, "not_finite", "the reference value is not a finite number")
+    worst = max(v["mean_se"] for v in values)
+    return FiniteTarget(value, "certified", f"certified reference (NUTS and SMC agree; SE of E_β[n L_n] ≤ {worst:.3g})")
 
 
 class Estimator(Protocol):

@@ -14,7 +14,8 @@ from typing import Sequence
 
 from slt_bench.draws import Draws
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, mean_and_se
+from slt_bench.estimators.base import (Estimate, FiniteTarget, Posterior, beta0, certified_target, mean_and_se,
+                                       reference_values)
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -48,8 +49,11 @@ class Local:
 
     def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
                         estimate: Estimate) -> FiniteTarget | None:
-        if task.n_params > MAX_PARAMS:
-            return None
         post = posteriors[0]
+        if task.n_params > MAX_PARAMS:
+            ref = reference_values(task, data, posteriors)
+            if ref is None:
+                return None
+            return certified_target(post.beta * (ref[0]["mean"] - self._centre_loss(task, data, post)), ref)
         moments = exact_moments(task, data, post.beta, centre=post.centre, gamma=post.gamma)
         return FiniteTarget.from_moments(post.beta * (moments.mean - self._centre_loss(task, data, post)), [moments])

@@ -19,7 +19,8 @@ import numpy as np
 
 from slt_bench.draws import Draws
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, mean_and_se
+from slt_bench.estimators.base import (Estimate, FiniteTarget, Posterior, beta0, certified_target, mean_and_se,
+                                       reference_values)
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -88,9 +89,12 @@ class MultiBeta:
 
     def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
                         estimate: Estimate) -> FiniteTarget | None:
+        ses = np.asarray(estimate.fit.get("mc_ses")) if self.fit == "gls" else None
         if task.n_params > MAX_PARAMS:
-            return None
+            ref = reference_values(task, data, posteriors)
+            if ref is None:
+                return None
+            return certified_target(self._regress(posteriors, np.array([v["mean"] for v in ref]), ses)["slope"], ref)
         moments = [exact_moments(task, data, p.beta) for p in posteriors]
         exact = np.array([m.mean for m in moments])
-        ses = np.asarray(estimate.fit.get("mc_ses")) if self.fit == "gls" else None
         return FiniteTarget.from_moments(self._regress(posteriors, exact, ses)["slope"], moments)

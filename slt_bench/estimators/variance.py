@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from slt_bench.draws import Draws
-from slt_bench.estimators.base import Estimate, FiniteTarget, Posterior, beta0, ess_of
+from slt_bench.estimators.base import (Estimate, FiniteTarget, Posterior, beta0, certified_target, ess_of,
+                                       reference_values)
 from slt_bench.tasks import Dataset, Task
 from slt_bench.tasks.quadrature import MAX_PARAMS, exact_moments
 
@@ -37,8 +38,11 @@ class Variance:
 
     def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
                         estimate: Estimate) -> FiniteTarget | None:
-        if task.n_params > MAX_PARAMS:
-            return None
         beta = posteriors[0].beta
+        if task.n_params > MAX_PARAMS:
+            ref = reference_values(task, data, posteriors)
+            if ref is None:
+                return None
+            return certified_target(beta**2 * ref[0]["var"], ref)
         moments = exact_moments(task, data, beta)
         return FiniteTarget.from_moments(beta**2 * moments.var, [moments])

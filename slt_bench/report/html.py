@@ -109,7 +109,7 @@ def _cells_table(rows: Sequence[dict[str, Any]], table_id: str, link: Callable[[
         se, _ = _num(r.get("se"), ".2g")
         status_class = "status-ok" if r["status"] == "ok" else "status-bad"
         finite, fkey = _num(r.get("finite_target"), ".4g")
-        if r.get("finite_status") not in (None, "exact"):
+        if r.get("finite_status") not in (None, "exact", "certified"):
             finite += f" ({_e(r['finite_status'])})"
         out.append([
             (name_html, None), (_e(preset_label(r)), None), (_e(r["estimator"]), None),

@@ -15,6 +15,7 @@ from slt_bench.limits import (MAX_CELLS, MAX_DATA_BYTES, MAX_N, MAX_N_TEST, MAX_
                               check_count)
 from slt_bench.methods import get_method, make_method
 from slt_bench.methods.protocol import check_task
+from slt_bench.reference import check_file as check_reference_file
 from slt_bench.runner.generalisation import DEFAULT_MAX_DRAWS, with_params
 from slt_bench.runner.presets import Preset, load_preset
 from slt_bench.runner.spec import CellSpec
@@ -45,6 +46,7 @@ def _select(catalog: Catalog, patterns: Sequence[str], suite: str, instance: Any
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(patterns)})")
     for task in tasks:  # options the task's model cannot honour (e.g. a subset it lacks)
         check_task(instance, task)
+        check_reference_file(task)  # a finite-n reference computed for other task content
     return tasks
 
 

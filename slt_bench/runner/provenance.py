@@ -7,7 +7,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-DISTRIBUTIONS = ("slt-bench", "numpy", "scipy", "torch", "jax", "jaxlib", "numpyro", "pyro-ppl", "laplace-torch", "pandas")
+DISTRIBUTIONS = ("slt-bench", "numpy", "scipy", "torch", "jax", "jaxlib", "numpyro", "pyro-ppl", "laplace-torch", "pandas",
+                 "blackjax")
 
 
 @lru_cache(maxsize=1)
