@@ -431,6 +431,17 @@ def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, p
         click.echo(f"{path}: {done}/{len(entries)} posteriors certified")
 
 
+@reference.command("list")
+@click.option("--dir", "root", type=click.Path(), default=None, help="Folder of reference files (default: the catalogue's).")
+def reference_list(root) -> None:
+    """A Markdown table of the reference files: seeds, posteriors certified, precision, failing rules, CPU."""
+    from pathlib import Path
+
+    from slt_bench import reference as ref
+
+    click.echo(ref.coverage_markdown(Path(root) if root else None))
+
+
 def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 for anything the user can fix; SIGTERM behaves
     like Ctrl-C (workers stopped, finished cells kept, exit code 130)."""

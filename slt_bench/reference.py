@@ -41,6 +41,7 @@ ESTIMATORS = ("multi-beta", "variance", "local")
 MAX_RHAT = 1.01
 PRECISION = 5.0  # reference SE ≤ standard-tier SE / PRECISION
 AGREE = 3.0  # combined SEs
+MAX_PARAMS = 1000  # dense-mass NUTS keeps a d × d matrix and full-batch gradients: small tasks only
 
 
 @dataclass(frozen=True)
@@ -233,10 +234,14 @@ def load(path: Path) -> dict[str, Any] | None:
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
     """Atomically: a killed build leaves the previous file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=float) + "\n")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise SltBenchError(f"cannot write the reference file {path}: {err.strerror or err}; "
+                            "choose a writable folder with --out") from None
 
 
 def _fresh(task: Any, settings: Settings) -> dict[str, Any]:
@@ -252,6 +257,13 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
     """Reference files for ``tasks`` × dataset seeds 0..seeds−1 at each task's n; resumable: a (seed, n)
     already in a file with the same settings is kept, and each finished dataset is written at once."""
     paths, todo, docs = [], [], {}
+    base = root or references_dir()
+    if base.exists() and not base.is_dir():
+        raise SltBenchError(f"--out {base} is a file; give a folder for the reference files")
+    too_big = [t.key for t in tasks if t.n_params > MAX_PARAMS or t.streamed]
+    if too_big:
+        raise SltBenchError(f"reference build runs dense-mass NUTS on full batches: tasks of at most {MAX_PARAMS:,} "
+                            f"parameters with data in memory; not {', '.join(too_big)}")
     for task in tasks:
         path = file_for(task, root)
         doc = load(path)
@@ -327,3 +339,44 @@ def lookup(task: Any, seed: int, n: int, posteriors: Sequence[Any], root: Path |
             return None
         out.append(e["value"])
     return out
+
+
+# ---- coverage -----------------------------------------------------------------------------
+def coverage_rows(root: Path | None = None) -> list[dict[str, Any]]:
+    """One row per reference file: seeds, posteriors certified, the worst ratio of the reference SE of
+    E_β[n L_n] to a standard-tier nuts cell's, the rules that failed (with counts) and CPU time."""
+    base = root or references_dir()
+    standard = standard_nuts_draws()
+    rows = []
+    for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+        doc = load(path)
+        if not doc:
+            continue
+        entries = doc.get("entries", [])
+        ratios, failed = [], {}
+        for e in entries:
+            nuts, value = e.get("nuts", {}), e.get("value")
+            if value and nuts.get("ess") and nuts.get("draws"):
+                ess_std = max(standard * min(1.0, nuts["ess"] / nuts["draws"]), 1.0)
+                ratios.append(value["mean_se"] / (math.sqrt(nuts["var"]) / math.sqrt(ess_std)))
+            for f in e.get("failed", []):
+                rule = f.split(":")[0]
+                failed[rule] = failed.get(rule, 0) + 1
+        rows.append({"task": doc.get("task", path.stem), "seeds": len({e["seed"] for e in entries}),
+                     "certified": sum(bool(e["certified"]) for e in entries), "posteriors": len(entries),
+                     "worst_se_ratio": max(ratios) if ratios else float("nan"), "failed": failed,
+                     "cpu_s": float(doc.get("cpu_s", 0.0)), "path": str(path)})
+    return rows
+
+
+def coverage_markdown(root: Path | None = None) -> str:
+    rows = coverage_rows(root)
+    if not rows:
+        return "No reference files yet."
+    lines = ["| task | seeds | posteriors certified | worst SE ratio (reference / standard nuts) | failing rules | CPU |",
+             "|---|---:|---:|---:|---|---:|"]
+    for r in rows:
+        failed = ", ".join(f"{k} × {v}" for k, v in sorted(r["failed"].items())) or "–"
+        lines.append(f"| {r['task']} | {r['seeds']} | {r['certified']} of {r['posteriors']} | "
+                     f"{r['worst_se_ratio']:.2f} | {failed} | {r['cpu_s'] / 60:.1f} min |")
+    return "\n".join(lines)

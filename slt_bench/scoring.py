@@ -15,6 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+# Finite-n targets a cell is scored against: quadrature that converged (``exact``), or a certified
+# reference where two samplers agree (``certified``, see :mod:`slt_bench.reference`).
+TRUSTED_TARGETS = ("exact", "certified")
+
 
 def _rel(value: float, ref: float | None) -> float | None:
     if ref is None or ref == 0 or not (math.isfinite(value) and math.isfinite(ref)):
@@ -32,7 +36,7 @@ def _z(value: float, ref: float | None, se: float, ref_se: float | None = None) 
 def score(rlct_hat: float, se: float, rlct: float | None, finite_target: float | None,
           finite_status: str | None = None, rlct_se: float | None = None) -> dict[str, Any]:
     """Errors against λ and, when the finite-n target is trusted (``exact`` or ``certified``), against it."""
-    trusted = finite_target if finite_status in ("exact", "certified") else None
+    trusted = finite_target if finite_status in TRUSTED_TARGETS else None
     return {
         "rel_error": _rel(rlct_hat, rlct),
         "z": _z(rlct_hat, rlct, se, rlct_se),

@@ -140,6 +140,30 @@ def test_option_probe(cli, tmp_path, name, args, fragment):
     assert file_digest(store) == before
 
 
+# (name, `reference build` arguments, fragment)
+REFERENCE_PROBES = [
+    ("--seeds 0", ["--task", "regular/d2", "--seeds", "0"], "--seeds must be between 1"),
+    ("--jobs 0", ["--task", "regular/d2", "--jobs", "0"], "--jobs must be between 1 and 64"),
+    ("--particles 2", ["--task", "regular/d2", "--particles", "2"], "--particles must be between 4"),
+    ("--nuts-samples 0", ["--task", "regular/d2", "--nuts-samples", "0"], "--nuts-samples must be between 1"),
+    ("--task unknown", ["--task", "rrr/zzz"], "valid ids"),
+    ("a scale task", ["--task", "dls/d1m"], "tasks of at most 1,000 parameters"),
+    ("--out is a file", ["--task", "regular/d2", "--out", "FILE"], "is a file; give a folder"),
+]
+
+
+@pytest.mark.parametrize("name, args, fragment", REFERENCE_PROBES, ids=[p[0] for p in REFERENCE_PROBES])
+def test_reference_build_probe(cli, tmp_path, name, args, fragment):
+    """Every bad `reference build` option ends in one line before anything is sampled or written."""
+    afile = tmp_path / "a_file"
+    afile.write_text("kept")
+    args = [str(afile) if a == "FILE" else a for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "refs")]
+    assert_one_error_line(cli("reference", "build", *args), fragment)
+    assert afile.read_text() == "kept" and not (tmp_path / "refs").exists()
+
+
 def test_dataset_too_large_for_memory_is_refused(cli, tmp_path):
     path = tmp_path / "wide.toml"
     path.write_text(REG + "params = { d = 200 }\n")

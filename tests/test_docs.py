@@ -24,6 +24,7 @@ SKIPPED = {
     "sbatch": "needs a SLURM cluster",
     "python benchmarks/": "studies that take minutes to hours; their outputs are the committed documents",
     "slt-bench reproduce": "hours at tier standard (tests/test_reproduce.py runs it at a tiny scale)",
+    "slt-bench reference build": "CPU-hours per task at its default settings (tests/test_reference.py runs it at a tiny scale)",
     "sqlite3": "inspects a store by hand",
     "slt-bench run --method rwm": "needs the README's plug-in installed (tests/methods/test_plugin.py runs it)",
 }

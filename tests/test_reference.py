@@ -17,6 +17,7 @@ from slt_bench.errors import SltBenchError
 from slt_bench.estimators import get_estimator
 from slt_bench.tasks.quadrature import exact_moments
 from tests.conftest import assert_one_error_line
+from tests.methods.gaussian import conjugate
 
 # Small but honest settings for the test suite: 4 × 1500 NUTS draws, 4 SMC runs of 300 particles.
 SMALL = ref.Settings(nuts_warmup=400, nuts_samples=1500, smc_particles=300, smc_mutations=5, smc_leapfrog=8)
@@ -51,6 +52,24 @@ def test_pipeline_agrees_with_quadrature(catalog, task_id):
             assert abs(z) < z_max, (name, e["beta"], e["gamma"], s["mean"], s["mean_se"], exact.mean)
             checked += 1
     assert checked >= len(entries)  # at least one sampler per posterior was compared
+
+
+def test_committed_reference_matches_the_closed_form(catalog):
+    """Beyond quadrature, where certification is what we trust: the shipped certified reference for
+    regular/d10 (10 parameters, conjugate) against the closed form of E_β[n L_n] at every stored
+    posterior, localised ones included. One Bonferroni threshold for all the file's entries keeps
+    the family-wise false-alarm rate at 0.27%."""
+    task = catalog.get("regular/d10")
+    doc = ref.load(ref.file_for(task))
+    assert doc is not None and doc["task_hash"] == task.content_hash
+    entries = [e for e in doc["entries"] if e["certified"]]
+    assert len(entries) >= 6
+    z_max = stats.norm.ppf(1 - 0.0027 / (2 * len(entries)))
+    for e in entries:
+        data = task.dataset(e["n"], e["seed"])
+        exact, _ = conjugate(task, data, e["beta"], e["centre"], e["gamma"])
+        z = (e["value"]["mean"] - exact) / e["value"]["mean_se"]
+        assert abs(z) < z_max, (e["seed"], e["beta"], e["gamma"], z)
 
 
 def _good(mean=100.0, var=50.0, ess=60_000.0, rhat=1.001, div=0, status="ok"):
@@ -148,7 +167,8 @@ def test_a_file_for_changed_task_content_is_refused(catalog, tmp_path, monkeypat
 
 def test_reference_build_command_end_to_end(tmp_path, cli):
     """`slt-bench reference build` on one tiny task: a file with the task's hash, both samplers'
-    settings and diagnostics, provenance and CPU time; run again, nothing is recomputed."""
+    settings and diagnostics, provenance and CPU time; run again, nothing is recomputed; `reference
+    list` shows it uncertified, with the rule that failed."""
     args = ("reference", "build", "--task", "regular/d2", "--seeds", "1", "--out", str(tmp_path),
             "--nuts-samples", "200", "--nuts-warmup", "200", "--particles", "64", "--mutations", "2")
     first = cli(*args)
@@ -165,5 +185,8 @@ def test_reference_build_command_end_to_end(tmp_path, cli):
     stamp = path.stat().st_mtime_ns
     again = cli(*args)
     assert again.code == 0 and path.stat().st_mtime_ns == stamp  # resumed: nothing to do
+    listed = cli("reference", "list", "--dir", str(tmp_path))
+    assert listed.code == 0 and f"| regular/d2@1 | 1 | 0 of {len(doc['entries'])} |" in listed.out
+    assert "nuts_precision ×" in listed.out
     bad = cli("reference", "build", "--task", "regular/d2", "--seeds", "0", "--out", str(tmp_path))
     assert_one_error_line(bad, "--seeds must be between")

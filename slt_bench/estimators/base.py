@@ -31,9 +31,6 @@ class Estimate:
 
 
 TARGET_STATUSES = ("exact", "certified", "not_converged", "not_finite")
-# Finite-n targets a cell is scored against: quadrature that converged, or a certified reference
-# (two samplers agreeing, see :mod:`slt_bench.reference`).
-TRUSTED_TARGETS = ("exact", "certified")
 
 
 @dataclass(frozen=True)

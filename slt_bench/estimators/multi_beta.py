@@ -76,7 +76,7 @@ class MultiBeta:
         chosen = gls if self.fit == "gls" else ols
         return {
             "slope": chosen["slope"], "se": chosen["se"], "r2": chosen["r2"],
-            "gls_slope": gls["slope"], "gls_se": gls["se"], "chi2_dof": gls["chi2_dof"],
+            "gls_slope": gls["slope"], "gls_se": gls["se"], "chi2_dof": gls.get("chi2_dof", math.nan),
             "ols_slope": ols["slope"], "ols_se": ols["se"], "intercept": chosen["intercept"],
         }
 

@@ -17,6 +17,10 @@ systematic resampling keeps copies of one ancestor adjacent). The log evidence
 log ∫ φ(w) e^{−β n L_n(w) − γ/2 ||w − w*||²} dw (φ normalised) is accumulated on the way and
 stored with each β, per run and averaged.
 
+The draws at neighbouring β share ancestors, so their errors are positively correlated; the
+multi-β fit treats them as independent, which overstates the SE of its slope (a shift common to all
+β cancels in a slope): its SE is conservative for this method.
+
 Cost, in gradient evaluations of n L_n per particle and stage: ``mutations`` × ``leapfrog`` for
 the moves, plus one gradient when a move starts and three evaluations of n L_n without a gradient
 (the weights, the next temperature, the draws), each counted as a whole gradient: an upper bound.

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from slt_bench.draws import STATUS_MEANING
 from slt_bench.report import plots
 from slt_bench.report.tables import RANKING_RULE, generalisation_table, leaderboard, preset_label
+from slt_bench.scoring import TRUSTED_TARGETS
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TRACE_ROWS = 12  # trace-grid rows (cells) per task page
@@ -109,7 +110,7 @@ def _cells_table(rows: Sequence[dict[str, Any]], table_id: str, link: Callable[[
         se, _ = _num(r.get("se"), ".2g")
         status_class = "status-ok" if r["status"] == "ok" else "status-bad"
         finite, fkey = _num(r.get("finite_target"), ".4g")
-        if r.get("finite_status") not in (None, "exact", "certified"):
+        if r.get("finite_status") not in (None, *TRUSTED_TARGETS):
             finite += f" ({_e(r['finite_status'])})"
         out.append([
             (name_html, None), (_e(preset_label(r)), None), (_e(r["estimator"]), None),

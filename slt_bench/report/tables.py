@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from slt_bench.scoring import counts_as_success
+from slt_bench.scoring import TRUSTED_TARGETS, counts_as_success
 
 RANKING_RULE = (
     "Rows are compared within one family, estimator and n. They are ordered by (1) the median over "
@@ -76,7 +76,7 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "λ": r["rlct"] or _fmt(r["rlct_value"]), "m": r["multiplicity"] or "–",
             "λ̂ ± SE": f"{_fmt(r['rlct_hat'])} ± {_fmt(r['se'])}",
             "rel err": _fmt(r["rel_error"], "+.1%"),
-            "finite-n λ": _fmt(r["finite_target"]) + ("" if r.get("finite_status") in (None, "exact", "certified") else " (flagged)"),
+            "finite-n λ": _fmt(r["finite_target"]) + ("" if r.get("finite_status") in (None, *TRUSTED_TARGETS) else " (flagged)"),
             "rel err (finite-n)": _fmt(r["finite_rel_error"], "+.1%"),
             "status": r["status"], "grad evals": f"{r['grad_evals'] or 0:.3g}", "seconds": f"{r['wall_s'] or 0:.1f}",
         })
@@ -135,7 +135,7 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     frame["abs_rel_finite"] = pd.to_numeric(frame["finite_rel_error"], errors="coerce").abs()
     frame["abs_finite_z"] = pd.to_numeric(frame["finite_z"], errors="coerce").abs()
     # estimator bias: the exact finite-n target against λ, (target − λ)/λ, where the target is exact
-    target = pd.to_numeric(frame["finite_target"], errors="coerce").where(frame["finite_status"].isin(["exact", "certified"]) if "finite_status" in frame else False)
+    target = pd.to_numeric(frame["finite_target"], errors="coerce").where(frame["finite_status"].isin(TRUSTED_TARGETS) if "finite_status" in frame else False)
     lam = pd.to_numeric(frame["rlct_value"], errors="coerce")
     frame["estimator_bias"] = (target - lam) / lam.abs()
     ok = frame["status"] == "ok"

@@ -19,6 +19,7 @@ from slt_bench.target import Budget, TemperedTarget
 from slt_bench.tasks.quadrature import exact_moments
 from slt_bench.tasks import Dataset
 from slt_bench.tasks.task import Inputs, Prior, Task
+from tests.methods.gaussian import conjugate
 
 SMALL = {"runs": 8, "particles": 400, "mutations": 5, "leapfrog": 8}
 
@@ -29,21 +30,6 @@ def _t_quantile(runs: int) -> float:
     return float(stats.t.ppf(1 - (1 - 0.9973) / 2, runs - 1))
 
 
-def conjugate(task, data, beta):
-    """(E_β[n L_n], log ∫ φ(w) e^{−β n L_n(w)} dw) in closed form for y = wᵀx + ε, ε ~ N(0, σ²),
-    φ = N(0, s² I) normalised. With n L_n = ½ wᵀAw − bᵀw + c (A = XᵀX/σ², b = Xᵀy/σ²,
-    c = yᵀy/2σ² + n/2 log 2πσ²) and P = βA + I/s², m = P⁻¹βb:
-    log Z = −βc − ½ log det(s²P) + ½ βbᵀm and E_β[n L_n] = ½ tr(AP⁻¹) + ½ mᵀAm − bᵀm + c."""
-    x, y, sigma, s = data.x, data.y[:, 0], task.noise_std, task.prior.std
-    a, b = x.T @ x / sigma**2, x.T @ y / sigma**2
-    c = y @ y / (2 * sigma**2) + 0.5 * len(y) * math.log(2 * math.pi * sigma**2)
-    p = beta * a + np.eye(len(b)) / s**2
-    m = np.linalg.solve(p, beta * b)
-    log_z = -beta * c - 0.5 * np.linalg.slogdet(s**2 * p)[1] + 0.5 * beta * b @ m
-    mean = 0.5 * np.trace(np.linalg.solve(p, a)) + 0.5 * m @ a @ m - b @ m + c
-    return float(mean), float(log_z)
-
-
 def test_smc_is_a_listed_method():
     assert "smc" in method_names()
     with pytest.raises(SltBenchError, match="target_ess must lie in \\(0, 1\\)"):
@@ -52,16 +38,18 @@ def test_smc_is_a_listed_method():
         make_method("smc", {"particles": 2})
 
 
-def test_closed_form_is_consistent(catalog):
-    """The closed form the next test relies on: E_β[n L_n] = −d log Z/dβ (central difference, error
-    O(h²) ≈ 1e-6 relative) and equal to quadrature (exact to its own 1e-6 relative error)."""
+@pytest.mark.parametrize("gamma", [0.0, 3.0])
+def test_closed_form_is_consistent(catalog, gamma):
+    """The closed form the conjugate tests rely on: E_β[n L_n] = −d log Z/dβ (central difference, error
+    O(h²) ≈ 1e-6 relative) and equal to quadrature (exact to its own 1e-6 relative error), with and
+    without localisation at w*."""
     task = catalog.get("regular/d2")
     data = task.dataset(1000, 0)
-    beta, h = 0.3, 1e-4
-    mean, _ = conjugate(task, data, beta)
-    slope = -(conjugate(task, data, beta + h)[1] - conjugate(task, data, beta - h)[1]) / (2 * h)
+    beta, h, centre = 0.3, 1e-4, np.asarray(task.w_star)
+    mean, _ = conjugate(task, data, beta, centre, gamma)
+    slope = -(conjugate(task, data, beta + h, centre, gamma)[1] - conjugate(task, data, beta - h, centre, gamma)[1]) / (2 * h)
     assert slope == pytest.approx(mean, rel=1e-6)
-    assert exact_moments(task, data, beta).mean == pytest.approx(mean, rel=1e-6)
+    assert exact_moments(task, data, beta, centre, gamma).mean == pytest.approx(mean, rel=1e-6)
 
 
 def test_conjugate_mean_and_log_evidence(catalog):
