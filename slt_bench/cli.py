@@ -400,9 +400,10 @@ def reference() -> None:
               help="Folder for the files (default: the catalogue's tasks/references).")
 @click.option("--nuts-samples", type=int, default=25_000, show_default=True, help="NUTS draws per chain (4 chains).")
 @click.option("--nuts-warmup", type=int, default=2000, show_default=True)
+@click.option("--target-accept", type=float, default=0.95, show_default=True, help="NUTS's target acceptance.")
 @click.option("--particles", type=int, default=4000, show_default=True, help="SMC particles per run (4 runs).")
 @click.option("--mutations", type=int, default=20, show_default=True, help="SMC HMC moves per stage.")
-def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, particles, mutations) -> None:
+def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations) -> None:
     """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
     from pathlib import Path
 
@@ -418,11 +419,13 @@ def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, p
             check_count(value, name, 4 if name == "--particles" else (0 if name == "--nuts-warmup" else 1), 10**7)
     except ValueError as err:
         raise SltBenchError(str(err)) from None
+    if not 0 < target_accept < 1:
+        raise SltBenchError(f"--target-accept must lie in (0, 1), got {target_accept}")
     chosen = load_catalog().select(tasks, suite)
     if not chosen:
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(tasks)})")
-    settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, smc_particles=particles,
-                            smc_mutations=mutations)
+    settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, nuts_target_accept=target_accept,
+                            smc_particles=particles, smc_mutations=mutations)
     paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo)
     for path in paths:
         doc = ref.load(path)

@@ -147,6 +147,7 @@ REFERENCE_PROBES = [
     ("--particles 2", ["--task", "regular/d2", "--particles", "2"], "--particles must be between 4"),
     ("--nuts-samples 0", ["--task", "regular/d2", "--nuts-samples", "0"], "--nuts-samples must be between 1"),
     ("--task unknown", ["--task", "rrr/zzz"], "valid ids"),
+    ("--target-accept 1", ["--task", "regular/d2", "--target-accept", "1"], "--target-accept must lie in (0, 1)"),
     ("a scale task", ["--task", "dls/d1m"], "tasks of at most 1,000 parameters"),
     ("--out is a file", ["--task", "regular/d2", "--out", "FILE"], "is a file; give a folder"),
 ]
