@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-slow install browser clean bench bench-quick bench-check bench-ci bench-publish bench-backfill \
-	microbench peers asv-env leaderboard help
+	microbench peers peers-scale asv-env leaderboard help
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,11 @@ bench-publish: asv-env
 microbench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/micro -q -p no:cacheprovider --benchmark-only --benchmark-autosave \
 		--benchmark-storage=.benchmarks $$(ls .benchmarks/*/*.json > /dev/null 2>&1 && echo --benchmark-compare)
+
+## peers-scale: seconds per minibatch step at 10⁵ and 10⁶ parameters against devinterp 2.x, with GFLOP/s
+## against a measured matrix-multiply peak; writes the scale section of docs/performance.md
+peers-scale: $(STAMP)
+	$(BIN)/python benchmarks/peers.py --scale --write docs/performance.md
 
 ## peers: slt-bench against devinterp 1.3.2 (SGLD) and pyro (NUTS), side by side; writes docs/performance.md
 ## (then puts devinterp 2.x, the `devinterp` method's, back)

@@ -72,7 +72,7 @@ class SGLDStep:
         self.step = jax.jit(step)
         self.key = jax.random.PRNGKey(0)
         self.z = jnp.asarray(np.broadcast_to(target.initial_point(), (CHAINS, task.n_params)).copy())
-        self.aux = jax.vmap(rule.init)(self.z)
+        self.aux = jax.vmap(rule.init)(self.z, jax.random.split(self.key, CHAINS))
         self.step(self.key, self.z, self.aux)[0].block_until_ready()
 
     def time_sgld_step(self, task_id):

@@ -73,3 +73,16 @@ def estimate(method: str, task_id: str) -> dict[str, float]:
         "finite_rel_se": float("nan") if finite is None else result.se / finite,
         "grad_evals": sum(d.grad_evals for d in draws),
     }
+
+
+def splice(path: Any, start: str, end: str, block: str) -> None:
+    """Write ``block`` (which begins with ``start`` and ends with ``end``) into the file at ``path``
+    in place of the text between those markers, or append it when the markers are absent."""
+    from pathlib import Path
+
+    doc = Path(path).read_text()
+    if start in doc and end in doc:
+        doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    Path(path).write_text(doc)

@@ -28,6 +28,9 @@ from slt_bench.estimators import get_estimator
 from slt_bench.tasks import load_catalog
 from slt_bench.tasks.quadrature import MAX_PARAMS
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's benchmarks
+from benchmarks.common import splice  # noqa: E402
+
 ESTIMATORS = ("multi-beta", "variance", "local")
 START, END = "<!-- estimator-bias:start -->", "<!-- estimator-bias:end -->"
 
@@ -85,12 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.write is None:
         print(block)
         return
-    doc = args.write.read_text()
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    args.write.write_text(doc)
+    splice(args.write, START, END, block)
     print(f"wrote {args.write}", file=sys.stderr)
 
 

@@ -8,14 +8,21 @@
 * ``nuts`` (numpyro) against ``nuts-pyro`` (pyro) on the seed paper's 21-parameter ReLU network,
   same target, chains, warm-up and draws, dense mass matrix: effective samples of n L_n per second.
 
+* ``--scale``: seconds per minibatch step at 10⁵ and 10⁶ parameters (the scale suite's deep linear
+  networks), slt-bench's ``sgld`` and ``rmsprop-sgld`` against devinterp 2.x's ``SGMCMC.sgld`` and
+  ``SGMCMC.rmsprop_sgld`` driven by its own ``sample_single_chain`` loop, same batch size and number
+  of chains, with the achieved GFLOP/s against a matrix-multiply peak measured in the same run.
+
 Wall times are steady-state: each side runs once untimed first (our JAX kernels compile once per
 task shape; that compile time is reported separately). Usage::
 
     python benchmarks/peers.py                      # print the tables
     python benchmarks/peers.py --write docs/performance.md
     python benchmarks/peers.py --quick              # a smaller grid (one n, fewer steps)
+    python benchmarks/peers.py --scale --write docs/performance.md   # devinterp 2.x, the scale section
 
-devinterp is an optional extra: ``pip install -e '.[peers]'`` (``make peers`` does it).
+devinterp is an optional extra: ``pip install -e '.[peers]'`` (``make peers`` does it) for 1.3.2,
+``pip install -e '.[devinterp]'`` (what ``make install`` puts in) for 2.x and ``--scale``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -229,6 +237,176 @@ def nuts_rows(chains: int, warmup: int, samples: int, seed: int = 0, log=print) 
     return rows
 
 
+# ---- scale: seconds per step against devinterp 2.x ----------------------------------------------
+SCALE_TASKS = ("dls/d100k", "dls/d1m")
+SCALE_N, SCALE_CHAINS, SCALE_BATCH = 100_000, 4, 500
+SCALE_START, SCALE_END = "<!-- scale:start -->", "<!-- scale:end -->"
+
+
+def matmul_peak(repeats: int = 10, size: int = 2048) -> dict[str, float]:
+    """GFLOP/s of a square matrix product (2·size³ flops), best of ``repeats``: JAX (jit) in float32 and
+    float64, torch in float32 — the hardware limit the samplers' minibatch gradients are compared to."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    out = {}
+    for dtype in ("float32", "float64"):
+        a = jnp.ones((size, size), dtype)
+        f = jax.jit(lambda u, v: u @ v)
+        f(a, a).block_until_ready()
+        best = math.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f(a, a).block_until_ready()
+            best = min(best, time.perf_counter() - t0)
+        out[f"jax {dtype}"] = 2 * size**3 / best / 1e9
+    t = torch.ones(size, size)
+    t @ t
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        t @ t
+        best = min(best, time.perf_counter() - t0)
+    out["torch float32"] = 2 * size**3 / best / 1e9
+    return out
+
+
+def step_flops(task: Task, batch: int, chains: int) -> float:
+    """Flops of one minibatch step of ``chains`` chains of a dense network: 2·b·P for the forward
+    products and 4·b·P for the backward ones (weights and inputs), P the weights (the elementwise
+    update, the noise and the data are not counted: this is the floor the matrix products set)."""
+    widths = task.model.widths
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return 6.0 * batch * weights * chains
+
+
+def slt_step_seconds(task: Task, data: Any, method: str, precision: str, steps: int) -> dict[str, float]:
+    """Steady-state seconds per step of ``method`` (all chains), as the difference of a run of 2·steps and
+    one of ``steps`` (the full-batch n L_n at the end, the set-up and the compile cancel)."""
+    est = get_estimator("local")
+    (post,) = est.posteriors(task, data)
+    target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+    target.n_loss_numpy(target.initial_point())  # the sufficient statistics, once, outside the timing
+    walls = {}
+    for count in (steps, 2 * steps):
+        hyper = {"chains": SCALE_CHAINS, "warmup": 0, "steps": count, "thin": count, "batch_size": SCALE_BATCH,
+                 "step_size": 1e-9, "precision": precision}
+        if method == "sgld":
+            hyper["warmup"] = 10  # its step rule's warm-up: the same in both runs, so it cancels
+        sampler = make_method(method, hyper)
+        t0 = time.perf_counter()
+        sampler.sample(target, Budget(1e15), 0)  # compiles
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        draws = sampler.sample(target, Budget(1e15), 1)
+        walls[count] = time.perf_counter() - t0
+        if draws.status != "ok":
+            raise RuntimeError(f"{method} on {task.id}: {draws.status} ({draws.reason})")
+    return {"s_per_step": (walls[2 * steps] - walls[steps]) / steps, "first_call_s": first}
+
+
+def devinterp_step_seconds(task: Task, data: Any, sampler: str, steps: int, points: int = 10_000) -> dict[str, float]:
+    """Seconds per step of devinterp 2.x's ``SGMCMC.<sampler>`` in its own chain loop
+    (``devinterp.slt.sampler.sample_single_chain``: a DataLoader over a torch Dataset, chains one after
+    another), float32 as devinterp runs, the same posterior settings (nβ = β n, localisation γ = 1,
+    weight decay 1/σ²), as the difference of 2·steps and ``steps`` draws over all chains. ``points`` of
+    the task's data (the first ones) are held for its loader: a step's cost does not depend on n."""
+    import torch
+    from devinterp.optim import SGMCMC
+    from devinterp.slt.sampler import sample_single_chain
+
+    x, y = data.points(0, points)
+    xy = torch.as_tensor(np.concatenate([x, y], axis=1), dtype=torch.float32)
+    d_in = x.shape[1]
+
+    class Points(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return points
+
+        def __getitem__(self, i: int) -> dict[str, Any]:
+            return {"input_ids": xy[i]}  # devinterp's loop moves the batch's "input_ids" to the device
+
+    sigma = task.noise_std
+
+    def evaluate(model, batch):
+        b = batch["input_ids"]
+        return ((b[:, d_in:] - model(b[:, :d_in])) ** 2).sum(-1) / (2 * sigma**2), {}
+
+    model = torch_module(task, np.asarray(task.w_star), torch.float32)
+    masks = {name: None for name, _ in model.named_parameters()}
+    factory = getattr(SGMCMC, sampler)
+    kwargs = dict(lr=1e-9, nbeta=data.n / math.log(data.n), localization=1.0, weight_decay=1.0 / task.prior.std**2)
+    walls = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for count in (2, steps, 2 * steps):  # the first: warm the allocator, untimed
+            t0 = time.perf_counter()
+            for chain in range(SCALE_CHAINS):
+                sample_single_chain(model, Points(), evaluate, masks, num_draws=count, sampling_method=factory,
+                                    sampling_method_kwargs=kwargs, chain=chain, seed=chain, batch_size=SCALE_BATCH)
+            walls[count] = time.perf_counter() - t0
+    return {"s_per_step": (walls[2 * steps] - walls[steps]) / steps}
+
+
+def scale_rows(steps: dict[str, int], log=print) -> list[dict[str, Any]]:
+    catalog = load_catalog()
+    rows = []
+    for task_id in SCALE_TASKS:
+        task = catalog.get(task_id)
+        data = task.dataset(SCALE_N, 0)
+        flops = step_flops(task, SCALE_BATCH, SCALE_CHAINS)
+        count = steps[task_id]
+        for ours, theirs in (("sgld", "sgld"), ("rmsprop-sgld", "rmsprop_sgld")):
+            dv = devinterp_step_seconds(task, data, theirs, count)
+            row = {"task": task_id, "params": task.n_params, "flops": flops, "ours": ours, "theirs": theirs,
+                   "devinterp_s": dv["s_per_step"]}
+            for precision in ("float32", "float64"):
+                mine = slt_step_seconds(task, data, ours, precision, count)
+                row[f"{precision}_s"] = mine["s_per_step"]
+                row[f"{precision}_first_s"] = mine["first_call_s"]
+            rows.append(row)
+            log(f"  {task_id:10s} {ours:13s} float32 {row['float32_s'] * 1e3:8.1f} ms  float64 "
+                f"{row['float64_s'] * 1e3:8.1f} ms  devinterp {theirs} {row['devinterp_s'] * 1e3:8.1f} ms  "
+                f"x{row['devinterp_s'] / row['float32_s']:.2f} (float32)")
+    return rows
+
+
+def scale_markdown(rows: list[dict[str, Any]], peak: dict[str, float], steps: dict[str, int], command: str) -> str:
+    lines = [
+        SCALE_START,
+        "## At scale: seconds per minibatch step against devinterp 2.x",
+        "",
+        f"Produced by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({_cpu_count()} cores; "
+        f"devinterp {_version('devinterp')}, torch {_version('torch')}, jax {_version('jax')}). The scale suite's "
+        f"deep linear networks, n = {SCALE_N:,}, {SCALE_CHAINS} chains, minibatches of {SCALE_BATCH}, the local "
+        "posterior (β = 1/log n, γ = 1 at w*). slt-bench: its method with `precision` float32 (the "
+        "minibatch likelihood, its gradient and the injected noise in float32, as devinterp computes) and "
+        "float64 (the default), chains vmapped in one compiled loop, the data held as blocks of the stream. "
+        "devinterp: its `SGMCMC.sgld` / `SGMCMC.rmsprop_sgld` in its own loop (`sample_single_chain`, a "
+        "DataLoader over a torch Dataset, chains one after another), float32. Seconds per step of all "
+        f"chains, steady state, from the difference of runs of {', '.join(f'{s} and {2 * s}' for s in dict.fromkeys(steps.values()))} steps. "
+        "GFLOP/s counts the matrix products of the forward and backward pass only (6·b·P per chain and step, "
+        "P the weights), so it is a floor on the work done, and it is set against the float32 matrix-"
+        "multiply peak measured in the same run: "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()) + ".",
+        "",
+        "| task | parameters | slt-bench method | float32 ms/step | float64 ms/step | devinterp sampler | devinterp ms/step | speed-up (float32) | speed-up (float64) | slt-bench float32 GFLOP/s (% of peak) | devinterp GFLOP/s (% of peak) |",
+        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    jpeak, tpeak = peak["jax float32"], peak["torch float32"]
+    for r in rows:
+        ours_g = r["flops"] / r["float32_s"] / 1e9
+        theirs_g = r["flops"] / r["devinterp_s"] / 1e9
+        lines.append(
+            f"| {r['task']} | {r['params']:,} | {r['ours']} | {r['float32_s'] * 1e3:.1f} | {r['float64_s'] * 1e3:.1f} | "
+            f"{r['theirs']} | {r['devinterp_s'] * 1e3:.1f} | ×{r['devinterp_s'] / r['float32_s']:.2f} | "
+            f"×{r['devinterp_s'] / r['float64_s']:.2f} | {ours_g:.0f} ({100 * ours_g / jpeak:.0f}%) | "
+            f"{theirs_g:.0f} ({100 * theirs_g / tpeak:.0f}%) |")
+    lines += ["", SCALE_END]
+    return "\n".join(lines)
+
+
 # ---- report -----------------------------------------------------------------------------------
 def _version(dist: str) -> str:
     try:
@@ -313,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="n = 1000 only and shorter chains")
     parser.add_argument("--no-nuts", action="store_true", help="skip the numpyro/pyro comparison")
     parser.add_argument("--nuts-samples", type=int, default=2400, help="draws per chain in the NUTS comparison")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale section: seconds per step at 10⁵ and 10⁶ parameters against devinterp 2.x")
     args = parser.parse_args(argv)
     from importlib.metadata import PackageNotFoundError, version
 
@@ -320,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         found = version("devinterp")
     except PackageNotFoundError:
         found = "not installed"
+    if args.scale:
+        return _main_scale(args, found)
     if not found.startswith("1."):
         print(f"error: this comparison runs devinterp 1.3.2's LLC estimator, found devinterp {found}; "
               "`pip install -e '.[peers]'` (or `make peers`, which puts 2.x back afterwards)", file=sys.stderr)
@@ -343,6 +525,30 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.write, "w") as handle:
             handle.write(markdown(sgld, nuts, command + f" --write {args.write}", config) + "\n")
         print(f"wrote {args.write}")
+    return 0
+
+
+def _main_scale(args: argparse.Namespace, found: str) -> int:
+    if not found.startswith("2."):
+        print(f"error: --scale compares with devinterp 2.x, found devinterp {found}; `pip install -e '.[devinterp]'`",
+              file=sys.stderr)
+        return 2
+    steps = {"dls/d100k": 20 if args.quick else 100, "dls/d1m": 5 if args.quick else 20}
+    print("matrix-multiply peak")
+    peak = matmul_peak()
+    print("  " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()))
+    print("seconds per step: slt-bench vs devinterp 2.x")
+    rows = scale_rows(steps)
+    command = "python benchmarks/peers.py --scale" + (" --quick" if args.quick else "")
+    block = scale_markdown(rows, peak, steps, command + (f" --write {args.write}" if args.write else ""))
+    if args.write:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+        from benchmarks.common import splice
+
+        splice(args.write, SCALE_START, SCALE_END, block)
+        print(f"wrote the scale section of {args.write}")
+    else:
+        print(block)
     return 0
 
 

@@ -205,24 +205,35 @@ class TemperedTarget:
             args.update(x=jnp.asarray(self.data.x), y=jnp.asarray(self.data.y))
         return static, args
 
-    def jax_batch_parts(self) -> tuple["JaxStatic", dict[str, Any]]:
-        """(static, args) for minibatch gradients in JAX: ``jax_batch_logdensity(static, z, args, key, b)``
-        draws b points uniformly with replacement (materialised data: rows of x and y; streamed data:
-        the points themselves, from the task's seed) and returns the unbiased minibatch estimate of
-        log p_β(z), −β (n/b) Σ_batch −log p(y_i | x_i, w) + log φ(w) + log|dw/dz| − γ/2 ||w − w*||²."""
+    def jax_batch_parts(self, precision: str = "float64") -> tuple["JaxStatic", dict[str, Any]]:
+        """(static, args) for minibatch gradients in JAX: ``jax_minibatch(static, args, key, b)`` draws b
+        points uniformly with replacement (materialised data: rows of x and y; streamed data: whole
+        blocks of points, regenerated from the task's seed or, when they fit in
+        :data:`~slt_bench.tasks.stream.HOLD_MAX_BYTES`, gathered from the held blocks — the same
+        points), and ``jax_batch_tempered_loss`` is β times the unbiased minibatch estimate of n L_n.
+        ``precision`` ("float64" or "float32") is the dtype that minibatch likelihood and its gradient
+        are computed in; the data-free part and every full-batch n L_n stay float64."""
         jax_ops()
         import jax.numpy as jnp
 
-        static = JaxStatic(self.task.model, self.task.prior, float(self.task.noise_std), False,
-                           int(self.task.model.out_dim), self.streamed)
+        check_precision(precision)
+        held = False
         args: dict[str, Any] = {
             "beta": jnp.asarray(self.beta), "gamma": jnp.asarray(self.gamma), "n": jnp.asarray(float(self.n)),
             "centre": jnp.asarray(self.centre if self.centre is not None else np.zeros(self.dim)),
         }
         if self.streamed:
+            from slt_bench.tasks.stream import HOLD_MAX_BYTES
+
             args.update(data_key=self.data.key(), truth_map=jnp.asarray(self.data.truth_map))
+            if self.data.hold_bytes(precision) <= HOLD_MAX_BYTES:
+                bx, by = self.data.blocks(precision)
+                args.update(block_x=jnp.asarray(bx), block_y=jnp.asarray(by))
+                held = True
         else:
             args.update(x=jnp.asarray(self.data.x), y=jnp.asarray(self.data.y))
+        static = JaxStatic(self.task.model, self.task.prior, float(self.task.noise_std), False,
+                           int(self.task.model.out_dim), self.streamed, held, precision)
         return static, args
 
     def n_loss_jax(self, w: Any) -> Any:
@@ -251,6 +262,8 @@ class JaxStatic:
     use_stats: bool
     out_dim: int
     streamed: bool = False
+    held: bool = False  # a streamed dataset whose points are held (args block_x, block_y)
+    batch_dtype: str = "float64"  # the precision of minibatch likelihood gradients
 
 
 def jax_minibatch(static: JaxStatic, args: dict[str, Any], key: Any, size: int) -> tuple[Any, Any]:
@@ -262,6 +275,9 @@ def jax_minibatch(static: JaxStatic, args: dict[str, Any], key: Any, size: int) 
         from slt_bench.tasks.stream import BLOCK, draw_blocks
 
         blocks = jax.random.randint(key, (-(-size // BLOCK),), 0, (args["n"] / BLOCK).astype("int64"))
+        if static.held:
+            bx, by = args["block_x"], args["block_y"]
+            return bx[blocks].reshape(-1, bx.shape[-1]), by[blocks].reshape(-1, by.shape[-1])
         return draw_blocks(args["data_key"], blocks, args["truth_map"], static.noise_std)
     if size >= args["x"].shape[0]:  # the whole dataset: the exact full-batch gradient
         return args["x"], args["y"]
@@ -282,9 +298,24 @@ def jax_rest_logdensity(static: JaxStatic, z: Any, args: dict[str, Any]) -> Any:
 
 
 def jax_batch_tempered_loss(static: JaxStatic, z: Any, args: dict[str, Any], x: Any, y: Any) -> Any:
-    """β times the minibatch estimate of n L_n(w(z)): the likelihood part of −log p_β."""
+    """β times the minibatch estimate of n L_n(w(z)): the likelihood part of −log p_β, computed in
+    ``static.batch_dtype`` (w, x and y cast to it; the result, and so the gradient, float64)."""
     w = static.prior.constrain(jax_ops(), z)[0]
+    if static.batch_dtype != "float64":
+        w, x, y = (a.astype(static.batch_dtype) for a in (w, x, y))
+        batch = n_loss(jax_ops(), static.model, w, x, y, static.noise_std).astype("float64")
+        return args["beta"] * batch * (args["n"] / x.shape[0])
     return args["beta"] * jax_batch_n_loss(static, w, x, y, args["n"])
+
+
+PRECISIONS = ("float64", "float32")
+
+
+def check_precision(value: Any) -> None:
+    """A ValueError unless ``value`` is a precision minibatch gradients can be computed in."""
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (the dtype of minibatch likelihood "
+                         f"gradients), got {value!r}")
 
 
 def jax_batch_logdensity(static: JaxStatic, z: Any, args: dict[str, Any], x: Any, y: Any) -> tuple[Any, Any]:

@@ -29,18 +29,20 @@ import numpy as np
 
 from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
-from slt_bench.target import (Budget, JaxStatic, TemperedTarget, jax_batch_tempered_loss, jax_minibatch, jax_n_loss,
-                               jax_rest_logdensity)
+from slt_bench.target import (Budget, JaxStatic, TemperedTarget, check_precision, jax_batch_tempered_loss,
+                               jax_minibatch, jax_n_loss, jax_rest_logdensity)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One SG-MCMC algorithm: ``init(z) -> aux`` and ``step(key, z, aux, grad_rest, g, beta_n, eps) -> (z, aux)``,
-    pure functions of one chain's arrays (the engine vmaps them); see the module docstring."""
+    """One SG-MCMC algorithm: ``init(z) -> aux`` (``init(z, key)`` when ``keyed_init``) and
+    ``step(key, z, aux, grad_rest, g, beta_n, eps) -> (z, aux)``, pure functions of one chain's arrays
+    (the engine vmaps them); see the module docstring."""
 
     name: str
-    init: Callable[[Any], Any]
+    init: Callable[..., Any]
     step: Callable[[Any, Any, Any, Any, Any, Any], tuple[Any, Any]]
+    keyed_init: bool = False
 
 
 @lru_cache(maxsize=32)
@@ -67,7 +69,11 @@ def _compiled(rule: Rule, static: JaxStatic, full_static: JaxStatic, chains: int
 
     @jax.jit
     def run(key, z0, eps, args, full_args):
-        aux = jax.vmap(rule.init)(z0)
+        if rule.keyed_init:
+            key, k_init = jax.random.split(key)
+            aux = jax.vmap(rule.init)(z0, jax.random.split(k_init, chains))
+        else:
+            aux = jax.vmap(rule.init)(z0)
         carry = (z0, aux, key, eps, args)
         carry, _ = jax.lax.scan(advance, carry, None, length=warmup)
 
@@ -105,7 +111,7 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
     with target.metered(budget):
         try:
             target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept)
-            static, args = target.jax_batch_parts()
+            static, args = target.jax_batch_parts(getattr(method, "precision", "float64"))
             full_static, full_args = target.jax_parts()
             run = _compiled(rule, static, full_static, chains, method.warmup, kept * method.thin, method.thin, batch,
                             bool(method.keep_params))
@@ -153,15 +159,16 @@ def _curvature_fns(static: JaxStatic, batch: int):
     return draw, hvp, mean_loss_grad_sq
 
 
-def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None, iterations: int = 30) -> float:
+def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None, iterations: int = 30,
+                    precision: str = "float64") -> float:
     """κ: the largest eigenvalue of the Hessian of β n L_n (plus γ, the localisation's curvature) at
     the start point, in the metric ``diag(scale)`` when given (a preconditioner: the eigenvalue of
     S^½ H S^½), by power iteration on Hessian-vector products of one minibatch estimate. Costs
-    ``iterations`` Hessian-vector products (charged as 2 gradients each)."""
+    ``iterations`` Hessian-vector products (charged as 2 gradients each), in ``precision``."""
     import jax
     import jax.numpy as jnp
 
-    static, args = target.jax_batch_parts()
+    static, args = target.jax_batch_parts(precision)
     b = min(batch, target.n)
     draw, hvp, _ = _curvature_fns(static, b)
     z0 = jnp.asarray(target.initial_point())
@@ -183,13 +190,14 @@ def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = 
     return kappa + target.gamma * (1.0 if scale is None else float(jnp.max(root) ** 2))
 
 
-def start_loss_gradient_rms(target: TemperedTarget, batch: int, seed: int, batches: int = 10) -> Any:
+def start_loss_gradient_rms(target: TemperedTarget, batch: int, seed: int, batches: int = 10,
+                            precision: str = "float64") -> Any:
     """√(mean g²) per coordinate of the mean per-point loss gradient g = ∇(n L_n)/n over ``batches``
     minibatches at the start point: what an RMSProp preconditioner sees before it has run."""
     import jax
     import jax.numpy as jnp
 
-    static, args = target.jax_batch_parts()
+    static, args = target.jax_batch_parts(precision)
     b = min(batch, target.n)
     _, _, mean_loss_grad_sq = _curvature_fns(static, b)
     z0 = jnp.asarray(target.initial_point())
@@ -233,9 +241,11 @@ class SGMCMCMethod:
     step_size: float | None = None
     step_fraction: float = 0.01
     keep_params: bool = False
+    precision: str = "float64"  # of minibatch likelihood gradients: "float32" halves their cost at scale
 
     def __post_init__(self) -> None:
         check_run_settings(self, "step_size")
+        check_precision(self.precision)
 
     momentum = False  # position moves by ε·p: the step is √(fraction/κ)
 
@@ -252,7 +262,8 @@ class SGMCMCMethod:
         if eps is None:
             with target.metered(budget):
                 try:
-                    kappa = start_curvature(target, self.batch_size, seed, self.metric(target, seed))
+                    kappa = start_curvature(target, self.batch_size, seed, self.metric(target, seed),
+                                            precision=self.precision)
                 except BudgetExceeded as err:
                     return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
                 rule_cost = target.grad_evals

@@ -24,7 +24,7 @@ from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod, start_loss_gradient_rm
 
 
 @lru_cache(maxsize=None)
-def adam_rule(beta1: float, beta2: float, delta: float) -> Rule:
+def adam_rule(beta1: float, beta2: float, delta: float, noise_dtype: str = "float64") -> Rule:
     import jax
     import jax.numpy as jnp
 
@@ -38,10 +38,10 @@ def adam_rule(beta1: float, beta2: float, delta: float) -> Rule:
         v = beta2 * v + (1 - beta2) * g * g
         precond = 1.0 / (jnp.sqrt(v / (1 - beta2**t)) + delta)
         drift = grad_rest - beta_n * m / (1 - beta1**t)  # the loss drift is Adam's bias-corrected mean
-        noise = jax.random.normal(key, z.shape)
+        noise = jax.random.normal(key, z.shape, noise_dtype)
         return z + 0.5 * eps * precond * drift + jnp.sqrt(eps * precond) * noise, (m, v, t)
 
-    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta})", init, step)
+    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta}, {noise_dtype} noise)", init, step)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class AdamSGLD(SGMCMCMethod):
                              f"{self.beta1}, {self.beta2}, {self.delta}")
 
     def rule(self) -> Rule:
-        return adam_rule(float(self.beta1), float(self.beta2), float(self.delta))
+        return adam_rule(float(self.beta1), float(self.beta2), float(self.delta), self.precision)
 
     def metric(self, target: Any, seed: int) -> Any:
-        return 1.0 / (start_loss_gradient_rms(target, self.batch_size, seed) + self.delta)
+        return 1.0 / (start_loss_gradient_rms(target, self.batch_size, seed, precision=self.precision) + self.delta)

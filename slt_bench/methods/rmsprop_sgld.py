@@ -22,8 +22,9 @@ from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod, start_loss_gradient_rm
 
 
 @lru_cache(maxsize=None)
-def rmsprop_rule(alpha: float, delta: float) -> Rule:
-    """The update, built once per setting (a compiled sampler is cached per rule)."""
+def rmsprop_rule(alpha: float, delta: float, noise_dtype: str = "float64") -> Rule:
+    """The update, built once per setting (a compiled sampler is cached per rule); the injected noise
+    is drawn in ``noise_dtype`` (the method's precision)."""
     import jax
     import jax.numpy as jnp
 
@@ -33,10 +34,10 @@ def rmsprop_rule(alpha: float, delta: float) -> Rule:
     def step(key, z, v, grad_rest, g, beta_n, eps):
         v = jnp.where(v < 0, g * g, alpha * v + (1 - alpha) * g * g)
         precond = 1.0 / (jnp.sqrt(v) + delta)
-        noise = jax.random.normal(key, z.shape)
+        noise = jax.random.normal(key, z.shape, noise_dtype)
         return z + 0.5 * eps * precond * (grad_rest - beta_n * g) + jnp.sqrt(eps * precond) * noise, v
 
-    return Rule(f"rmsprop(α={alpha}, δ={delta})", init, step)
+    return Rule(f"rmsprop(α={alpha}, δ={delta}, {noise_dtype} noise)", init, step)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class RMSPropSGLD(SGMCMCMethod):
             raise ValueError(f"alpha must lie in (0, 1) and delta be positive; got {self.alpha}, {self.delta}")
 
     def rule(self) -> Rule:
-        return rmsprop_rule(float(self.alpha), float(self.delta))
+        return rmsprop_rule(float(self.alpha), float(self.delta), self.precision)
 
     def metric(self, target: Any, seed: int) -> Any:
-        return 1.0 / (start_loss_gradient_rms(target, self.batch_size, seed) + self.delta)
+        return 1.0 / (start_loss_gradient_rms(target, self.batch_size, seed, precision=self.precision) + self.delta)

@@ -45,31 +45,31 @@ from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
 from slt_bench.methods._sgmcmc import Rule, sample_sgmcmc
 from slt_bench.methods._validate import non_negative_int, open_unit, positive_ints
-from slt_bench.target import Budget, TemperedTarget
+from slt_bench.target import Budget, TemperedTarget, check_precision
 
 SCHEMES = ("lm", "euler")
 
 
 @lru_cache(maxsize=None)
-def langevin_rule(scheme: str, tamed: bool) -> Rule:
-    """The sampling step of :class:`SGLD` as an SG-MCMC rule (for the minibatch engine)."""
+def langevin_rule(scheme: str, tamed: bool, noise_dtype: str = "float64") -> Rule:
+    """The sampling step of :class:`SGLD` as an SG-MCMC rule (for the minibatch engine); the noise
+    is drawn in ``noise_dtype`` (the method's precision). The LM scheme's first "previous" noise is
+    drawn once, at the start, so each step draws one noise vector."""
     import jax
     import jax.numpy as jnp
 
-    def init(z):
-        return jnp.full_like(z, jnp.nan)  # the previous noise of the LM scheme: drawn at the first step
+    def init(z, key):
+        return jax.random.normal(key, z.shape, noise_dtype)  # the previous noise of the LM scheme
 
     def step(key, z, noise_prev, grad_rest, g, beta_n, eps):
         grad = grad_rest - beta_n * g
         drift = grad / (1.0 + eps * jnp.linalg.norm(grad)) if tamed else grad
-        k_prev, k_now = jax.random.split(key)
-        noise = jax.random.normal(k_now, z.shape)
+        noise = jax.random.normal(jax.random.split(key)[1], z.shape, noise_dtype)  # the stream of earlier releases
         if scheme == "lm":
-            noise_prev = jnp.where(jnp.isnan(noise_prev), jax.random.normal(k_prev, z.shape), noise_prev)
             return z + 0.5 * eps * drift + 0.5 * jnp.sqrt(eps) * (noise_prev + noise), noise
         return z + 0.5 * eps * drift + jnp.sqrt(eps) * noise, noise
 
-    return Rule(f"langevin({scheme}, tamed={tamed})", init, step)
+    return Rule(f"langevin({scheme}, tamed={tamed}, {noise_dtype} noise)", init, step, keyed_init=True)
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class SGLD:
     batch_size: int | None = None
     thin: int = 1
     keep_params: bool = False
+    precision: str = "float64"  # of the minibatch likelihood gradients (with batch_size): or "float32"
 
     name: ClassVar[str] = "sgld"
 
@@ -97,6 +98,7 @@ class SGLD:
             raise ValueError("warmup must be at least 10 steps when the step size is calibrated (step_size unset)")
         if self.step_size is not None and not (self.step_size > 0 and math.isfinite(self.step_size)):
             raise ValueError(f"step_size must be a positive number, got {self.step_size}")
+        check_precision(self.precision)
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
         if self.batch_size is not None:
@@ -139,7 +141,7 @@ class SGLD:
             except BudgetExceeded as err:
                 return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
             warm_cost = target.grad_evals
-        out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed)), target, budget, seed,
+        out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed), self.precision), target, budget, seed,
                             eps, found, z0=z_warm)
         return Draws(out.n_loss, out.grad_evals + warm_cost, out.wall_s, out.status, out.reason, out.diagnostics,
                      out.params)
@@ -181,3 +183,7 @@ class _AfterWarmup:
     @property
     def keep_params(self) -> bool:
         return bool(self.sgld.keep_params)
+
+    @property
+    def precision(self) -> str:
+        return self.sgld.precision

@@ -142,3 +142,77 @@ def test_streamed_data_is_reproducible_bounded_and_its_statistics_exact(catalog)
     assert abs(resid.var() - task.noise_std**2) < 4 * math.sqrt(2 / resid.size)
     with pytest.raises(AttributeError, match="never held whole"):
         _ = data.x
+
+
+def test_held_blocks_are_the_streamed_points_and_give_the_same_minibatches(catalog, monkeypatch):
+    """A streamed dataset held in memory (blocks) is the stream itself: block b equals the points the
+    stream draws for it, and a minibatch gathered from the held blocks equals the one regenerated in
+    the loop for the same key. Tolerance: the two compute y = P₀x + σε by matrix products of different
+    shapes, so they may differ in the last bits (1e-12 relative); x is drawn identically."""
+    import jax
+
+    import slt_bench.tasks.stream as stream
+    from slt_bench.target import jax_minibatch
+
+    task = catalog.get("dls/d1k")
+    data = task.dataset(2000, 4)
+    bx, by = data.blocks()
+    x, y = data.points(0, 2000)
+    np.testing.assert_array_equal(bx.reshape(x.shape), x)
+    np.testing.assert_allclose(by.reshape(y.shape), y, rtol=1e-12, atol=1e-12)
+    assert data.blocks() is data.blocks()  # kept, not regenerated
+    target = TemperedTarget(task, data, 0.3)
+    held_static, held_args = target.jax_batch_parts()
+    assert held_static.held
+    monkeypatch.setattr(stream, "HOLD_MAX_BYTES", 0)  # the bound says no: regenerate in the loop
+    with pytest.raises(MemoryError, match="above the bound"):
+        task.dataset(2000, 4).blocks()
+    loop_static, loop_args = target.jax_batch_parts()
+    assert not loop_static.held and "block_x" not in loop_args
+    for k in range(3):
+        key = jax.random.PRNGKey(k)
+        hx, hy = jax_minibatch(held_static, held_args, key, 500)
+        lx, ly = jax_minibatch(loop_static, loop_args, key, 500)
+        np.testing.assert_array_equal(np.asarray(hx), np.asarray(lx))
+        np.testing.assert_allclose(np.asarray(hy), np.asarray(ly), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("task_id", ["dls/d1k", "tanh/h2"])
+def test_float32_minibatch_gradient_is_the_float64_one_to_float32_rounding(catalog, task_id):
+    """precision = "float32" computes the minibatch likelihood in float32 (the cast of w, x, y), the
+    result and its gradient returned as float64. Bound: float32's unit roundoff 2⁻²⁴ ≈ 6e-8, grown by
+    at most ~10³ through a depth ≤ 4 network and a sum of 500 terms (√500 · 4 · a safety factor of
+    ~10): 1e-4 of the gradient's norm."""
+    import jax
+    import jax.numpy as jnp
+
+    from slt_bench.target import jax_batch_tempered_loss, jax_minibatch
+
+    task = catalog.get(task_id)
+    data = task.dataset(5000, 0)
+    target = TemperedTarget(task, data, 0.3)
+    z = jnp.asarray(target.initial_point()) + 0.05 * jax.random.normal(jax.random.PRNGKey(1), (task.n_params,))
+    grads = {}
+    for precision in ("float64", "float32"):
+        static, args = target.jax_batch_parts(precision)
+        x, y = jax_minibatch(static, args, jax.random.PRNGKey(3), 500)
+        grads[precision] = np.asarray(jax.grad(lambda v: jax_batch_tempered_loss(static, v, args, x, y))(z))
+    assert grads["float32"].dtype == np.float64
+    err = np.linalg.norm(grads["float32"] - grads["float64"]) / np.linalg.norm(grads["float64"])
+    assert 0 < err < 1e-4, err  # > 0: float32 really was used
+
+
+def test_precision_is_validated_and_float32_samples_the_same_gaussian(catalog):
+    """Bad values are one clear error; at float32 rmsprop-sgld still has the closed-form stationary
+    moments (3 Monte Carlo SE per coordinate, as the float64 test above)."""
+    from slt_bench.errors import SltBenchError
+
+    for method in ("sgld", "rmsprop-sgld", "adam-sgld", "sghmc"):
+        with pytest.raises(SltBenchError, match="precision must be one of float64, float32"):
+            make_method(method, {"precision": "float16"})
+    task, data, beta, mean, cov = gaussian_posterior(catalog)
+    hyper = {"chains": 4, "warmup": 1000, "steps": 20000, "thin": 10, "keep_params": True, "batch_size": 1000,
+             "precision": "float32", **SMALL_STEP["rmsprop-sgld"]}
+    draws = make_method("rmsprop-sgld", hyper).sample(TemperedTarget(task, data, beta), Budget(1e9), 0)
+    assert draws.status == "ok", draws.reason
+    assert_moments(draws.params, mean, cov)
