@@ -21,13 +21,15 @@ class ScaleSteps:
     number = 1
     repeat = (1, 2, 120.0)
 
+    hyper = HYPER
+
     def setup(self, task_id):
         task = load_catalog().get(task_id)
         data = task.dataset(100_000, 0)
         (post,) = get_estimator("local").posteriors(task, data)
         self.target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
         self.target.n_loss_numpy(self.target.initial_point())  # the statistics, accumulated once
-        self.method = make_method("rmsprop-sgld", HYPER)
+        self.method = make_method("rmsprop-sgld", self.hyper)
         self.method.sample(self.target, Budget(1e12), 0)  # compile outside the timed call
 
     def time_steps(self, task_id):
@@ -37,7 +39,7 @@ class ScaleSteps:
         self.method.sample(self.target, Budget(1e12), 1)
 
 
-class ScaleSteps1M:
+class ScaleSteps1M(ScaleSteps):
     """The 10⁶-parameter instance (dls/d1m, 1,031,910 parameters, n = 10⁵ streamed, held as float32
     blocks: 0.43 GiB): 20 minibatch steps of rmsprop-sgld with 4 chains at precision float32, plus the
     full-batch n L_n of one kept draw per chain. ``peakmem_`` is the peak RSS of the whole process —
@@ -51,17 +53,4 @@ class ScaleSteps1M:
     number = 1
     repeat = (1, 2, 300.0)
 
-    def setup(self, task_id):
-        task = load_catalog().get(task_id)
-        data = task.dataset(100_000, 0)
-        (post,) = get_estimator("local").posteriors(task, data)
-        self.target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
-        self.target.n_loss_numpy(self.target.initial_point())
-        self.method = make_method("rmsprop-sgld", {**HYPER, "steps": 20, "thin": 20, "precision": "float32"})
-        self.method.sample(self.target, Budget(1e12), 0)
-
-    def time_steps(self, task_id):
-        self.method.sample(self.target, Budget(1e12), 1)
-
-    def peakmem_steps(self, task_id):
-        self.method.sample(self.target, Budget(1e12), 1)
+    hyper = {**HYPER, "steps": 20, "thin": 20, "precision": "float32"}
