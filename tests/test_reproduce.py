@@ -35,3 +35,20 @@ def test_reproduce_writes_both_tables_and_resumes(catalog, tmp_path, tiny):
     assert "| MAP | 10.71 |" in text and "min elapsed with --jobs 1 to compute its" in text
     murfet2020.run(catalog, store, (2, 1), "smoke", 1)
     assert len(store.rows()) == n_cells  # nothing recomputed, nothing duplicated
+
+
+PAPER_RELU = [0.526, 0.540, 0.555]
+
+
+def test_ordering_verdict_resolves_contradicts_or_says_what_se_it_needs():
+    verdict = murfet2020.ordering_verdict
+    # steps of 0.1 with SEs of 0.02: (0.1)/(0.02·√2) = 3.5 SE each
+    assert "**Resolved**" in verdict(PAPER_RELU, [(0.5, 0.02), (0.6, 0.02), (0.7, 0.02)], mixed=True)
+    # the second step −0.1: −3.5 SE
+    assert "**Contradicted**" in verdict(PAPER_RELU, [(0.5, 0.02), (0.6, 0.02), (0.5, 0.02)], mixed=True)
+    # the same numbers from unmixed chains contradict nothing
+    text = verdict(PAPER_RELU, [(0.5, 0.02), (0.6, 0.02), (0.5, 0.02)], mixed=False)
+    assert "**Not resolved**" in text and "did not mix" in text
+    # the paper's smallest step is 0.014; both steps clear 2 combined SE when each SE ≤ 0.014 / (2√2)
+    text = verdict(PAPER_RELU, [(0.53, 0.2), (0.54, 0.1), (0.56, 0.3)], mixed=True)
+    assert "**Not resolved**" in text and "SE ≤ 0.0049 " in text and "largest SE of 0.300" in text

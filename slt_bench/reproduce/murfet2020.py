@@ -125,6 +125,25 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
+def ordering_verdict(paper: list[float], ours: list[tuple[float, float]], mixed: bool) -> str:
+    """The paper's claim λ(s_3) < λ(s_4) < λ(s_5) against our (mean, SE) per network: *resolved* when
+    each step exceeds 2 combined SE, *contradicted* when a step is below −2 SE (only with mixed
+    chains: an SE that rests on unmixed chains proves nothing), else *not resolved*, with the SE each
+    network would need for both of the paper's own steps to clear 2 combined SE (equal SEs: step/(2√2))."""
+    (m3, s3), (m4, s4), (m5, s5) = ours
+    z = [(m4 - m3) / math.hypot(s3, s4), (m5 - m4) / math.hypot(s4, s5)]
+    head = (f"the paper claims λ(s_3) < λ(s_4) < λ(s_5) ({' < '.join(f'{v:.3f}' for v in paper)}). Ours: "
+            f"{_fmt(m3)} → {_fmt(m4)} → {_fmt(m5)}; the steps are {z[0]:+.1f} and {z[1]:+.1f} combined SE. ")
+    need = min(b - a for a, b in zip(paper, paper[1:])) / (2 * math.sqrt(2))
+    if mixed and all(v > 2 for v in z):
+        return head + "**Resolved**: each step exceeds 2 SE."
+    if mixed and any(v < -2 for v in z):
+        return head + "**Contradicted**: a step goes the other way by more than 2 SE."
+    why = "" if mixed else " The chains of at least one of these networks did not mix, so these SEs are not to be trusted either."
+    return (head + f"**Not resolved**: it needs an SE ≤ {need:.4f} on each network (the paper's smallest step, "
+            f"{need * 2 * math.sqrt(2):.3f}, over 2√2), against a largest SE of {max(s3, s4, s5):.3f} here." + why)
+
+
 def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[str, bool]:
     cells = table2_cells(catalog, tier)
     rows = {r["key"]: r for r in store.rows([c.key for c in cells])}
@@ -132,7 +151,7 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
         return f"_Not computed at tier `{tier}` ({len(rows)} of {len(cells)} cells stored)._\n", False
     lines = ["| network | truth | paper λ̂ | ours: mean λ̂ ± SE | per dataset (λ̂ ± SE) | divergent | min ESS of n L_n | max R-hat | status | verdict |",
              "|---|---|---:|---:|---|---:|---:|---:|---|---|"]
-    unmixed = 0
+    unmixed, unmixed_ids = 0, set()
     means: dict[str, tuple[float, float]] = {}
     for task_id in TABLE2_TASKS:
         task = catalog.get(task_id)
@@ -156,6 +175,7 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
         verdict = "consistent (|z| ≤ 2)" if abs(z) <= 2 else f"differs: z = {z:+.1f}"
         if not (ess >= MIN_ESS and rhat <= MAX_RHAT):  # the SE itself rests on the ESS
             unmixed += 1
+            unmixed_ids.add(task_id)
             verdict = f"**not reliable**: chains not mixed (ESS < {MIN_ESS} or R-hat > {MAX_RHAT}); nominally {verdict}"
         act, m = task.params_dict["activation"], task.params_dict["m"]
         per = "; ".join(f"{_fmt(r['rlct_hat'])} ± {_fmt(r['se'])}" for r in mine)
@@ -166,14 +186,9 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str) -> tuple[st
     for act in ("relu", "silu"):
         if not all(f"murfet2020/{act}-m{m}" in means for m in (3, 4, 5)):
             continue
-        (m3, s3), (m4, s4), (m5, s5) = (means[f"murfet2020/{act}-m{m}"] for m in (3, 4, 5))
-        z34 = (m4 - m3) / math.hypot(s3, s4)
-        z45 = (m5 - m4) / math.hypot(s4, s5)
-        resolved = z34 > 2 and z45 > 2
-        text += (f"\n**Ordering, {act}:** the paper claims λ(s_3) < λ(s_4) < λ(s_5). Ours: "
-                 f"{_fmt(m3)} → {_fmt(m4)} → {_fmt(m5)}; the differences are {z34:+.1f} and {z45:+.1f} SE. "
-                 + ("Our data resolve the ordering." if resolved else
-                    "Our data do **not** resolve the ordering (each step would need to exceed 2 SE).") + "\n")
+        ids = [f"murfet2020/{act}-m{m}" for m in (3, 4, 5)]
+        text += f"\n**Ordering, {act}:** " + ordering_verdict(
+            [catalog.get(i).rlct_ref for i in ids], [means[i] for i in ids], not unmixed_ids & set(ids)) + "\n"
     if unmixed:
         text += (f"\n{unmixed} of {len(TABLE2_TASKS)} networks have a posterior whose chains did not mix (min ESS of "
                  f"n L_n below {MIN_ESS} or R-hat above {MAX_RHAT}): their λ̂ and SE are not to be trusted, whatever "
