@@ -2,7 +2,7 @@
 where no quadrature and no certified reference exists (the tanh networks beyond H = 1).
 
     python benchmarks/against_nuts.py --method-store lb.sqlite --method sgld --nuts-store nuts.sqlite \\
-        [--write docs/accuracy.md]
+        [--write docs/accuracy.md [--mark against-nuts]]
 
 Cells are paired when they share the task content hash, dataset seed, n, estimator and β grid, so
 both estimate the same finite-n quantity. A NUTS cell serves as the finite-n truth only when every
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="sgld")
     parser.add_argument("--nuts-store", required=True, nargs="+")
     parser.add_argument("--task", default="tanh/", help="task id prefix (default: the tanh networks)")
-    parser.add_argument("--write", default=None, help=f"splice into this Markdown file between <!-- {MARK}:start/end -->")
+    parser.add_argument("--write", default=None, help="splice into this Markdown file between <!-- MARK:start/end -->")
+    parser.add_argument("--mark", default=MARK, help=f"the marker name MARK (default {MARK})")
     args = parser.parse_args(argv)
     method_rows = [r for r in ResultStore(args.method_store).rows()
                    if r["method"] == args.method and r["task"].startswith(args.task)]
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no {args.method} cell has a NUTS cell on the same dataset, n, estimator and β grid")
     text = table(args.method, matched)
     if args.write:
-        start, end = f"<!-- {MARK}:start -->", f"<!-- {MARK}:end -->"
+        start, end = f"<!-- {args.mark}:start -->", f"<!-- {args.mark}:end -->"
         splice(args.write, start, end, f"{start}\n{text}\n{end}")
     print(text)
     return 0
