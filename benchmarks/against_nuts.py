@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import splice  # noqa: E402
+from common import splice_marked  # noqa: E402
 
 from slt_bench.store import ResultStore  # noqa: E402
 
@@ -65,9 +65,10 @@ def pairs(method_rows: list[dict], nuts_rows: list[dict]) -> list[tuple[dict, di
                   key=lambda p: (p[0]["task"], p[0]["seed"]))
 
 
-def table(method: str, matched: list[tuple[dict, dict]]) -> str:
-    lines = [f"| task | λ | seed | NUTS λ̂ ± SE | NUTS target accept; min ESS, max R-hat, most divergent | {method} λ̂ ± SE | {method} status | "
-             "z | NUTS against λ |", "|---|---:|---:|---:|---|---:|---|---:|---:|"]
+def table(method: str, matched: list[tuple[dict, dict]], truth: str = "NUTS") -> str:
+    """The pairs and a per-task summary; ``truth`` names the sampler that serves as the finite-n truth."""
+    lines = [f"| task | λ | seed | {truth} λ̂ ± SE | {truth} target accept; min ESS, max R-hat, most divergent | {method} λ̂ ± SE | "
+             f"{method} status | z | {truth} against λ |", "|---|---:|---:|---:|---|---:|---|---:|---:|"]
     per_task = defaultdict(list)
     for m, nu in matched:
         s = nuts_summary(nu)
@@ -80,8 +81,8 @@ def table(method: str, matched: list[tuple[dict, dict]]) -> str:
                      f"{m['status']} | {z:+.1f} | {rel} |")
         if not s["failed"]:
             per_task[m["task"]].append((m, nu, z))
-    lines += ["", f"| task | pairs that pass | {method} ok and within 3 SE | mean z | mean ({method} − NUTS) ± SE | "
-              "mean NUTS against λ ± SE |", "|---|---:|---:|---:|---:|---:|"]
+    lines += ["", f"| task | pairs that pass | {method} ok and within 3 SE | mean z | mean ({method} − {truth}) ± SE | "
+              f"mean {truth} against λ ± SE |", "|---|---:|---:|---:|---:|---:|"]
     for task, rows in sorted(per_task.items()):
         k = len(rows)
         within = sum(abs(z) < 3 and m["status"] == "ok" for m, _, z in rows)  # an unmixed cell is no success
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method-store", required=True)
     parser.add_argument("--method", default="sgld")
     parser.add_argument("--nuts-store", required=True, nargs="+")
+    parser.add_argument("--truth-method", default="nuts",
+                        help="the method whose cells of --nuts-store serve as the truth, under the same rules (default nuts)")
     parser.add_argument("--task", default="tanh/", help="task id prefix (default: the tanh networks)")
     parser.add_argument("--write", default=None, help="splice into this Markdown file between <!-- MARK:start/end -->")
     parser.add_argument("--mark", default=MARK, help=f"the marker name MARK (default {MARK})")
@@ -107,14 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     method_rows = [r for r in ResultStore(args.method_store).rows()
                    if r["method"] == args.method and r["task"].startswith(args.task)]
     nuts_rows = [r for path in args.nuts_store for r in ResultStore(path).rows()
-                 if r["method"] == "nuts" and r["task"].startswith(args.task)]
+                 if r["method"] == args.truth_method and r["task"].startswith(args.task)]
     matched = pairs(method_rows, nuts_rows)
     if not matched:
-        raise SystemExit(f"no {args.method} cell has a NUTS cell on the same dataset, n, estimator and β grid")
-    text = table(args.method, matched)
+        raise SystemExit(f"no {args.method} cell has a {args.truth_method} cell on the same dataset, n, estimator and β grid")
+    text = table(args.method, matched, "NUTS" if args.truth_method == "nuts" else args.truth_method)
     if args.write:
-        start, end = f"<!-- {args.mark}:start -->", f"<!-- {args.mark}:end -->"
-        splice(args.write, start, end, f"{start}\n{text}\n{end}")
+        splice_marked(args.write, args.mark, text)
     print(text)
     return 0
 

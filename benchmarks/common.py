@@ -86,3 +86,9 @@ def splice(path: Any, start: str, end: str, block: str) -> None:
     else:
         doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     Path(path).write_text(doc)
+
+
+def splice_marked(path: Any, mark: str, text: str) -> None:
+    """:func:`splice` between ``<!-- mark:start -->`` and ``<!-- mark:end -->``."""
+    start, end = f"<!-- {mark}:start -->", f"<!-- {mark}:end -->"
+    splice(path, start, end, f"{start}\n{text}\n{end}")

@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from against_nuts import nuts_summary, pairs  # noqa: E402
-from common import splice  # noqa: E402
+from against_nuts import hyper, nuts_summary, pairs  # noqa: E402
+from common import splice_marked  # noqa: E402
 
 from slt_bench.store import ResultStore  # noqa: E402
 
@@ -89,7 +89,7 @@ def cell_table(rows: list[dict], nuts_rows: list[dict]) -> str:
              "χ²/dof | status |", "|---|---:|---|---:|---|---:|---|---:|---|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["task"], r["method"], r["seed"])):
         st = cell_stats(r)
-        setting = ", ".join(f"{k} {v}" for k, v in sorted(as_json(r.get("hyper")).items()) if k == "step_size") or "preset"
+        setting = ", ".join(f"{k} {v}" for k, v in sorted(hyper(r).items()) if k == "step_size") or "preset"
         if r.get("finite_target") is not None:
             truth, truth_se, source = r["finite_target"], 0.0, "quadrature"
         elif id(r) in nuts:
@@ -133,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         text = table(rows, methods)
     if args.write:
-        start, end = f"<!-- {args.mark}:start -->", f"<!-- {args.mark}:end -->"
-        splice(args.write, start, end, f"{start}\n{text}\n{end}")
+        splice_marked(args.write, args.mark, text)
     print(text)
     return 0
 
