@@ -159,11 +159,11 @@ def _curvature_fns(static: JaxStatic, batch: int):
     return draw, hvp, mean_loss_grad_sq
 
 
-def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None, iterations: int = 30,
-                    precision: str = "float64") -> float:
-    """κ: the largest eigenvalue of the Hessian of β n L_n (plus γ, the localisation's curvature) at
-    the start point, in the metric ``diag(scale)`` when given (a preconditioner: the eigenvalue of
-    S^½ H S^½), by power iteration on Hessian-vector products of one minibatch estimate. Costs
+def measured_start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None,
+                              iterations: int = 30, precision: str = "float64") -> float:
+    """The largest eigenvalue of the Hessian of β n L_n at the start point, in the metric
+    ``diag(scale)`` when given (a preconditioner: the eigenvalue of S^½ H S^½), by power iteration on
+    Hessian-vector products of one minibatch estimate; ``nan`` where it is zero or not finite. Costs
     ``iterations`` Hessian-vector products (charged as 2 gradients each), in ``precision``."""
     import jax
     import jax.numpy as jnp
@@ -185,9 +185,33 @@ def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = 
             break
         v = w / kappa
     target.charge(2.0 * iterations * b / target.n)
-    if not (kappa > 0 and math.isfinite(kappa)):
-        kappa = target.beta * target.n  # a flat start (zero Hessian): fall back on the scale of β n
-    return kappa + target.gamma * (1.0 if scale is None else float(jnp.max(root) ** 2))
+    return kappa if kappa > 0 and math.isfinite(kappa) else math.nan
+
+
+def step_curvature(measured: float, target: TemperedTarget, scale: Any = None) -> float:
+    """κ the step rule divides by: the measured curvature of β n L_n at the start, floored at β n,
+    plus γ, the localisation's curvature (in the metric ``diag(scale)`` when given).
+
+    The floor: at a singular start (the truth of a tanh network, a normal crossing, a rank-0 matrix)
+    the Hessian of L_n there is zero or pure noise — one minibatch's cross term — so the measured κ
+    can come out orders of magnitude below the curvature the chains meet once they leave the start,
+    and the step is that much too long (docs/scale.md, "Where the curvature rule fails"). β n is the
+    curvature of β n L_n along a direction in which the per-point loss has unit curvature (the scale
+    of the tasks here, whose inputs and noise have unit variance), and what the rule already used at
+    a flat start (a zero Hessian). Where the measured κ is at least β n the floor changes nothing: the
+    step is the one the rule gave before it had a floor, to the last bit."""
+    import jax.numpy as jnp
+
+    floor = target.beta * target.n
+    kappa = measured if math.isfinite(measured) and measured > floor else floor
+    root = None if scale is None else jnp.sqrt(jnp.asarray(scale))
+    return kappa + target.gamma * (1.0 if root is None else float(jnp.max(root) ** 2))
+
+
+def start_curvature(target: TemperedTarget, batch: int, seed: int, scale: Any = None, iterations: int = 30,
+                    precision: str = "float64") -> float:
+    """κ of the step rule ε = fraction/κ: :func:`measured_start_curvature` through :func:`step_curvature`."""
+    return step_curvature(measured_start_curvature(target, batch, seed, scale, iterations, precision), target, scale)
 
 
 def start_loss_gradient_rms(target: TemperedTarget, batch: int, seed: int, batches: int = 10,
@@ -228,9 +252,9 @@ class SGMCMCMethod:
     """Hyperparameters every SG-MCMC method of this family shares, and its ``sample``.
 
     Step size (no per-task tuning): unless ``step_size`` is given, ε = ``step_fraction`` / κ, with κ
-    the largest curvature of the tempered potential at the start point (:func:`start_curvature`),
-    measured in the method's own metric (:meth:`metric`, the preconditioner for the adaptive
-    methods). Momentum methods take √ of that (their position moves by ε·p per step, p ~ N(0, 1)).
+    the largest curvature of the tempered potential at the start point, measured in the method's
+    own metric (:meth:`metric`, the preconditioner for the adaptive methods) and floored at β n
+    (:func:`step_curvature`; both are stored, as ``curvature`` and ``curvature_measured``). Momentum methods take √ of that (their position moves by ε·p per step, p ~ N(0, 1)).
     """
 
     chains: int = 4
@@ -262,14 +286,17 @@ class SGMCMCMethod:
         if eps is None:
             with target.metered(budget):
                 try:
-                    kappa = start_curvature(target, self.batch_size, seed, self.metric(target, seed),
-                                            precision=self.precision)
+                    scale = self.metric(target, seed)
+                    measured = measured_start_curvature(target, self.batch_size, seed, scale,
+                                                        precision=self.precision)
+                    kappa = step_curvature(measured, target, scale)
                 except BudgetExceeded as err:
                     return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
                 rule_cost = target.grad_evals
             eps = self.step_fraction / kappa
             eps = math.sqrt(eps) if self.momentum else eps
-            diag.update(curvature=kappa, step_rule=f"{'√' if self.momentum else ''}(fraction {self.step_fraction} / κ)")
+            diag.update(curvature=kappa, curvature_measured=measured if math.isfinite(measured) else None,
+                        step_rule=f"{'√' if self.momentum else ''}(fraction {self.step_fraction} / κ), κ ≥ β n")
         else:
             rule_cost = 0.0
         out = sample_sgmcmc(self, self.rule(), target, budget, seed, eps, diag)

@@ -19,7 +19,7 @@ Everything else is devinterp's default (noise level 1, RMSProp's α = 0.99 and �
 learning rate: devinterp's default (0.01) is meant for nβ ≈ 1 and diverges at the nβ of a tempered
 posterior here, so unless ``lr`` is given it comes from the same curvature rule as slt-bench's
 SG-MCMC family: lr = ``step_fraction`` / κ, κ the largest curvature of the tempered potential at the
-start point, in RMSProp's metric for ``rmsprop_sgld`` (:mod:`slt_bench.methods._sgmcmc`).
+start point, in RMSProp's metric for ``rmsprop_sgld``, floored at β n (:mod:`slt_bench.methods._sgmcmc`).
 
 n L_n at each kept draw is the full-batch value; the cost counts b/n of a gradient evaluation per
 step and chain, one per kept draw and chain, and the rule's own evaluations.
