@@ -8,7 +8,9 @@ per-task table from the cells of a store (the published baseline by default).
 
 For each task and method, over the dataset seeds: the statuses; the range of κ, the curvature the
 rule ε = fraction/κ measured at w* (one value per tempered posterior, as stored in the cell's
-diagnostics; `sgld` tunes ε to a MALA acceptance instead and has none); the heat of the chains,
+diagnostics; `sgld` tunes ε to a MALA acceptance instead and has none); in how many posteriors the
+rule used its floor β n instead (cells computed since the rule has one store both values; "–" for
+older cells, whose κ was used as measured); the heat of the chains,
 β² Var_β[n L_n] / λ per posterior (the variance estimator's statistic: it tends to 1 for a sampler
 of the tempered posterior as n grows, and at these n its finite-n value is below 1, so a median far
 above 1 is a chain hotter than the posterior); the median χ²/dof of the multi-β line through the
@@ -52,8 +54,12 @@ def cell_stats(row: dict) -> dict:
     betas = as_json(row.get("betas")) or []
     lam = row["rlct_value"]
     heat = [b * b * d["sd"] ** 2 / lam for b, d in zip(betas, diags) if d.get("sd") is not None and lam]
-    return {"kappa": [d["curvature"] for d in diags if d.get("curvature") is not None], "heat": heat,
-            "chi2": as_json(row.get("fit")).get("chi2_dof")}
+    ruled = [d for d in diags if d.get("curvature") is not None]
+    floored = [d for d in ruled if "curvature_measured" in d]  # stored since the rule has its floor at β n
+    return {"kappa": [d.get("curvature_measured", d["curvature"]) for d in ruled
+                      if d.get("curvature_measured", d["curvature"]) is not None],
+            "floor": (sum(d["curvature"] != d["curvature_measured"] for d in floored), len(floored)),
+            "heat": heat, "chi2": as_json(row.get("fit")).get("chi2_dof")}
 
 
 def fmt(x: float) -> str:
@@ -64,18 +70,21 @@ def table(rows: list[dict], methods: list[str]) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["task"], r["method"])].append(r)
-    lines = ["| task | λ | method | cells | statuses | κ at w* (min–max over posteriors) | heat β²Var/λ, median (max) | "
-             "χ²/dof of the line, median | λ̂/λ, median of ok |", "|---|---:|---|---:|---|---|---|---:|---:|"]
+    lines = ["| task | λ | method | cells | statuses | κ measured at w* (min–max over posteriors) | floor β n used | "
+             "heat β²Var/λ, median (max) | χ²/dof of the line, median | λ̂/λ, median of ok |",
+             "|---|---:|---|---:|---|---|---|---|---:|---:|"]
     for (task, method) in sorted(groups, key=lambda k: (k[0], methods.index(k[1]))):
         cells = groups[(task, method)]
         stats = [cell_stats(r) for r in cells]
         kappa = [k for s in stats for k in s["kappa"]]
         heat = [h for s in stats for h in s["heat"]]
         chi2 = [s["chi2"] for s in stats if s["chi2"] is not None]
+        used, ruled = (sum(s["floor"][i] for s in stats) for i in (0, 1))
         ratio = [r["rlct_hat"] / r["rlct_value"] for r in cells if r["status"] == "ok" and r.get("rlct_hat") is not None]
         status = ", ".join(f"{k} {v}" for k, v in sorted(Counter(r["status"] for r in cells).items()))
         lines.append(f"| {task} | {cells[0]['rlct_value']:.4g} | {method} | {len(cells)} | {status} | "
                      f"{(fmt(min(kappa)) + '–' + fmt(max(kappa))) if kappa else '– (MALA rule)'} | "
+                     f"{f'{used}/{ruled}' if ruled else '–'} | "
                      f"{(fmt(statistics.median(heat)) + ' (' + fmt(max(heat)) + ')') if heat else '–'} | "
                      f"{fmt(statistics.median(chi2)) if chi2 else '–'} | "
                      f"{fmt(statistics.median(ratio)) if ratio else '–'} |")

@@ -39,3 +39,22 @@ def test_each_cell_is_compared_with_quadrature_else_a_passing_nuts_cell():
     paired = by_task_seed[("tanh/h2", "1")]
     assert "0.560 ± 0.040 (NUTS)" in paired and f"| {(0.60 - 0.56) / math.hypot(0.03, 0.04):+.1f} |" in paired
     assert "| – | – |" in by_task_seed[("tanh/h2", "2")]  # the only NUTS cell diverged: no truth, no z
+
+
+def test_measured_kappa_and_the_floor_count_per_task():
+    """Cells computed with the floor store the measured κ beside the one used: the table reports the
+    measured range and in how many posteriors the floor β n was used; older cells count as measured."""
+    n = 10_000  # β = 0.1 and 0.2 (the rows of _row)
+    floored = [{**GOOD[0], "curvature": 0.1 * n, "curvature_measured": 3.0},
+               {**GOOD[1], "curvature": 4500.0, "curvature_measured": 4500.0}]
+    flat = [{**GOOD[0], "curvature": 0.1 * n, "curvature_measured": None}, {**GOOD[1], "curvature": 0.2 * n,
+                                                                            "curvature_measured": None}]
+    old = [{**GOOD[0], "curvature": 7.0}, {**GOOD[1], "curvature": 9.0}]
+    assert rule.cell_stats(_row("sghmc", 0, 0.5, 0.1, diagnostics=floored))["kappa"] == [3.0, 4500.0]
+    assert rule.cell_stats(_row("sghmc", 0, 0.5, 0.1, diagnostics=floored))["floor"] == (1, 2)
+    assert rule.cell_stats(_row("sghmc", 0, 0.5, 0.1, diagnostics=flat))["floor"] == (2, 2)
+    assert rule.cell_stats(_row("sghmc", 0, 0.5, 0.1, diagnostics=old))["floor"] == (0, 0)
+    rows = [_row("sghmc", 0, 0.5, 0.1, diagnostics=floored), _row("sghmc", 1, 0.5, 0.1, diagnostics=flat),
+            _row("rmsprop-sgld", 0, 0.5, 0.1, diagnostics=old)]
+    text = rule.table(rows, ["rmsprop-sgld", "sghmc"])
+    assert "| sghmc | 2 | ok 2 | 3–4.5e+03 | 3/4 |" in text and "| rmsprop-sgld | 1 | ok 1 | 7–9 | – |" in text, text
