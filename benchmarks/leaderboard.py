@@ -6,9 +6,13 @@ suite at tier ``standard`` with 5 dataset seeds, then ``docs/leaderboard/``.
 
 Resumable: the cells are computed into a working store (``<store>.work``, with the n L_n traces the
 trace plots need) and a rerun computes only what is missing. Each method's wall time is added up in
-the store across runs and written on the page with the command. The committed store
-(``--store``) is a copy without the traces: every number, a few megabytes. A plug-in author then runs
-only their own method and compares with
+the store across runs and written on the page with the command. Two committed stores carry what was
+computed from one machine to the next: ``--store`` holds the published methods' cells, with the traces
+of the cells the pages plot and no others (every number, a few megabytes), and ``pending.sqlite``
+beside it holds the cells, traces and wall time of methods computed only in part. A working store that
+is missing (a fresh clone) or lacks some of them gets them back from those two before anything runs,
+so a long method is finished over several sittings and nothing published is recomputed. A plug-in
+author runs only their own method and compares with
 
     slt-bench report --store mine.sqlite --baseline docs/leaderboard/baseline.sqlite --html my-report
 """
@@ -121,33 +125,91 @@ def note(methods: list[str], work: Path) -> str:
             f"{total / 3600:.1f} h in all ({', '.join(parts)}). {excluded}")
 
 
+def pending_path(store: Path) -> Path:
+    return store.with_name("pending.sqlite")
+
+
+def restore(work: Path, sources: list[Path]) -> int:
+    """Copy into the working store every cell it lacks (newest row, with its traces) and every method's
+    wall-time record it lacks from the committed ``sources``; returns the number of cells copied."""
+    from slt_bench.store import ResultStore
+
+    target = ResultStore(work)
+    have = target.keys()
+    copied = 0
+    for path in sources:
+        if not path.exists() or path.stat().st_size == 0:
+            continue
+        source = ResultStore(path, writable=False)
+        found = source.rows()
+        for row in found:
+            if row["key"] not in have:
+                target.put({**row, "traces": source.traces(row["row_id"])})
+                have.add(row["key"])
+                copied += 1
+        for method in sorted({r["method"] for r in found}):
+            meta = source.get_meta(f"leaderboard/{method}")
+            if meta is not None and target.get_meta(f"leaderboard/{method}") is None:
+                target.put_meta(f"leaderboard/{method}", meta)
+    return copied
+
+
+def _copy_methods(work: Path, dest: Path, methods: list[str], keep_traces: set[int] | None) -> None:
+    """``dest``: a compact copy of the working store holding only ``methods``' cells and wall-time records,
+    and of the traces those in ``keep_traces`` (every one of theirs when None)."""
+    if dest.exists():
+        dest.unlink()
+    with sqlite3.connect(work) as con:
+        con.execute("VACUUM INTO ?", (str(dest),))
+    with sqlite3.connect(dest) as con:
+        marks = ",".join("?" * len(methods))
+        con.execute(f"DELETE FROM cells WHERE method NOT IN ({marks})", methods)
+        con.execute(f"DELETE FROM meta WHERE name LIKE 'leaderboard/%' AND name NOT IN ({marks})",
+                    [f"leaderboard/{m}" for m in methods])
+        con.execute("DELETE FROM traces WHERE row_id NOT IN (SELECT row_id FROM cells)")
+        if keep_traces is not None:
+            con.execute("CREATE TEMP TABLE keep (row_id INTEGER PRIMARY KEY)")
+            con.executemany("INSERT INTO keep VALUES (?)", [(i,) for i in sorted(keep_traces)])
+            con.execute("DELETE FROM traces WHERE row_id NOT IN (SELECT row_id FROM keep)")
+        con.execute("PRAGMA journal_mode=DELETE")
+    with sqlite3.connect(dest) as con:
+        con.execute("VACUUM")
+
+
 def publish(methods: list[str], work: Path, store: Path, out: Path) -> None:
     from slt_bench.report import leaderboard_markdown
     from slt_bench.report.html import write_site
     from slt_bench.store import ResultStore
 
     source = ResultStore(work, writable=False)
-    rows = [{**r, "source": "baseline"} for r in source.rows() if r["method"] in methods]
+    found = source.rows()
+    rows = [{**r, "source": "baseline"} for r in found if r["method"] in methods]
     text = note(methods, work)
-    write_site(rows, out, lambda r: source.traces(r["row_id"]), "make leaderboard", text)
+    plotted: set[int] = set()
+
+    def traces(row: dict) -> list:
+        got = source.traces(row["row_id"])
+        if got:
+            plotted.add(row["row_id"])
+        return got
+
+    write_site(rows, out, traces, "make leaderboard", text)
     (out / "leaderboard.md").write_text(leaderboard_markdown(rows).replace(
         "# slt-bench leaderboard\n", "# slt-bench leaderboard: the baseline\n\n" + text + "\n\n"
         "The same table with plots, sortable and filterable: [index.html](index.html).\n", 1))
-    if store.exists():
-        store.unlink()
-    with sqlite3.connect(work) as con:  # the committed copy: every number, no traces
-        con.execute("VACUUM INTO ?", (str(store),))
-    with sqlite3.connect(store) as con:  # only the published methods: a partly computed one is not a baseline
-        con.execute("DELETE FROM traces")
-        marks = ",".join("?" * len(methods))
-        con.execute(f"DELETE FROM cells WHERE method NOT IN ({marks})", methods)
-        con.execute(f"DELETE FROM meta WHERE name LIKE 'leaderboard/%' AND substr(name, 13) NOT IN ({marks})", methods)
-        con.execute("PRAGMA journal_mode=DELETE")
-    with sqlite3.connect(store) as con:
-        con.execute("VACUUM")
+    # the committed baseline: only the published methods (a partly computed one is not a baseline), every
+    # number, and the traces of the cells the pages plot, so that the next machine can write the pages again
+    _copy_methods(work, store, methods, plotted)
+    pending = pending_path(store)
+    others = sorted({r["method"] for r in found} - set(methods))
+    if others:  # computed in part: kept, traces and all, for the next sitting to finish
+        _copy_methods(work, pending, others, None)
+    elif pending.exists():
+        pending.unlink()
     screenshot(out / "index.html", out / "index.png")
     print(f"wrote {out / 'index.html'}, {out / 'leaderboard.md'}, {out / 'index.png'} and {store} "
-          f"({store.stat().st_size / 1e6:.1f} MB)")
+          f"({store.stat().st_size / 1e6:.1f} MB)"
+          + (f"; {', '.join(others)} in {pending} ({pending.stat().st_size / 1e6:.1f} MB)" if others else ""))
 
 
 def screenshot(page: Path, png: Path) -> None:
@@ -184,6 +246,9 @@ def main() -> int:
     work = store.with_name(store.name + ".work")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    copied = restore(work, [store, pending_path(store)])
+    if copied:
+        print(f"{copied} cells restored into {work} from {store} and {pending_path(store)}", flush=True)
     if not args.publish_only:
         run_methods(methods, args.jobs, work)
     publish(methods, work, store, out)

@@ -1,0 +1,88 @@
+"""benchmarks/leaderboard.py carries the baseline from one machine to the next: the committed store holds
+the published methods with the traces the pages plot, pending.sqlite the methods computed in part, and
+a fresh clone's working store gets both back without recomputing anything (real cells, smoke tier)."""
+
+import importlib.util
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from slt_bench.runner import LocalExecutor, execute, expand_grid
+from slt_bench.store import ResultStore
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+spec = importlib.util.spec_from_file_location("leaderboard_script", ROOT / "benchmarks" / "leaderboard.py")
+lb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lb)
+
+
+def _traced(path: Path) -> set[str]:
+    with sqlite3.connect(path) as con:
+        return {k for (k,) in con.execute("SELECT c.key FROM traces t JOIN cells c ON c.row_id = t.row_id")}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, catalog):
+    root = tmp_path_factory.mktemp("leaderboard")
+    path = root / "baseline.sqlite.work"
+    store = ResultStore(path)
+    cells = expand_grid(catalog, "sgld", ["nc/k1-2", "regular/d2"], "all", 2, 1000, "smoke", "multi-beta")
+    cells += expand_grid(catalog, "mala", ["nc/k1-2"], "all", 1, 1000, "smoke", "multi-beta")
+    execute(cells, store, executor=LocalExecutor(1))
+    for method, wall in (("sgld", 12.0), ("mala", 3.0)):
+        store.put_meta(f"leaderboard/{method}", {"wall_s": wall, "runs": 1, "jobs": 1, "command": "x"})
+    return path
+
+
+def test_publish_then_restore_on_a_fresh_clone(work, tmp_path, monkeypatch):
+    monkeypatch.setattr(lb, "screenshot", lambda page, png: None)
+    before = {r["key"]: r for r in ResultStore(work, writable=False).rows()}
+    assert len(before) == 5 and len(_traced(work)) == 5  # every cell stored its traces
+    sgld = {k for k, r in before.items() if r["method"] == "sgld"}
+
+    store, out = tmp_path / "baseline.sqlite", tmp_path / "site"
+    lb.publish(["sgld"], work, store, out)
+    published = ResultStore(store, writable=False)
+    assert {r["key"] for r in published.rows()} == sgld  # mala, computed in part, is not a baseline
+    # the traces kept are those of the cells the pages plot: one cell per task here (seed 0, or a failing one)
+    kept = _traced(store)
+    assert len(kept) == 2 and kept <= sgld
+    assert published.get_meta("leaderboard/mala") is None and published.get_meta("leaderboard/sgld")["wall_s"] == 12.0
+    pending = lb.pending_path(store)
+    assert {r["method"] for r in ResultStore(pending, writable=False).rows()} == {"mala"}
+    assert len(_traced(pending)) == 1 and ResultStore(pending, writable=False).get_meta("leaderboard/mala")["wall_s"] == 3.0
+
+    # a fresh clone: no working store. Everything comes back, numbers identical, nothing recomputed
+    fresh = tmp_path / "clone" / "baseline.sqlite.work"
+    fresh.parent.mkdir()
+    assert lb.restore(fresh, [store, pending]) == 5
+    restored = ResultStore(fresh, writable=False)
+    again = {r["key"]: r for r in restored.rows()}
+    assert again.keys() == before.keys()
+    for key, row in again.items():
+        assert (row["rlct_hat"], row["se"], row["status"], row["grad_evals"]) == (
+            before[key]["rlct_hat"], before[key]["se"], before[key]["status"], before[key]["grad_evals"])
+    assert _traced(fresh) == kept | _traced(pending)
+    assert restored.get_meta("leaderboard/mala")["wall_s"] == 3.0
+    assert lb.restore(fresh, [store, pending]) == 0  # a second restore copies nothing
+
+    # and the pages can be written again from it, with the same trace plots
+    lb.publish(["sgld", "mala"], fresh, tmp_path / "b2.sqlite", tmp_path / "site2")
+    assert sorted(p.name for p in (tmp_path / "site2" / "plots").glob("*traces.png")) == \
+        sorted(p.name for p in (out / "plots").glob("*traces.png"))
+    assert not lb.pending_path(tmp_path / "b2.sqlite").exists()  # nothing left in part
+
+
+def test_restore_keeps_what_the_working_store_already_has(work, tmp_path):
+    """A cell recomputed in the working store (a newer row) is not overwritten by the committed copy."""
+    store = tmp_path / "baseline.sqlite"
+    own = tmp_path / "own.sqlite.work"
+    source = ResultStore(work, writable=False)
+    row = source.rows()[0]
+    ResultStore(own).put({**row, "rlct_hat": 123.0})
+    assert lb.restore(own, [work, store]) == 4  # the four others; the missing store is skipped
+    mine = {r["key"]: r for r in ResultStore(own, writable=False).rows()}
+    assert mine[row["key"]]["rlct_hat"] == 123.0
