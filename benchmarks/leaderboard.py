@@ -154,6 +154,51 @@ def restore(work: Path, sources: list[Path]) -> int:
     return copied
 
 
+SAME = ("status", "rlct_hat", "se", "grad_evals")  # what a recomputation must reproduce for its traces to be kept
+
+
+def retrace(methods: list[str], work: Path, jobs: int) -> dict[str, int]:
+    """Recompute the cells of ``methods`` whose traces the pages plot but the working store lacks (cells
+    restored from a committed store that kept no traces). Where the recomputation reproduces the stored
+    numbers (``SAME``) to the last bit, the traces are attached to the stored row; where it does not, the
+    new row is appended as the cell's newest (as ``--force`` would) and counted as changed."""
+    from slt_bench.report.html import traced_cells
+    from slt_bench.runner import LocalExecutor, execute, expand_grid
+    from slt_bench.store import ResultStore
+    from slt_bench.tasks import load_catalog
+
+    store = ResultStore(work)
+    rows = [r for r in store.rows() if r["method"] in methods]
+    missing = {r["key"]: r for r in traced_cells(rows) if not store.traces(r["row_id"])}
+    counts = {"missing": len(missing), "same": 0, "changed": 0, "not_expanded": 0}
+    if not missing:
+        return counts
+    catalog, cells = load_catalog(), []
+    for key, row in missing.items():
+        found = [c for c in expand_grid(catalog, row["method"], [row["task"]], "all", SEEDS, row["n"], row["tier"],
+                                        row["estimator"], estimator_options=None) if c.key == key]
+        cells += found
+        counts["not_expanded"] += not found  # the preset or task changed since: the cell is stale, left as it is
+    scratch = work.with_name(work.name + ".retrace")
+    scratch.unlink(missing_ok=True)
+    redone = ResultStore(scratch)
+    print(f"retrace: {len(cells)} plotted cells without traces recomputed (--jobs {jobs})", flush=True)
+    execute(cells, redone, executor=LocalExecutor(jobs))
+    for new in redone.rows():
+        old = missing[new["key"]]
+        traces = redone.traces(new["row_id"])
+        if all(new[f] == old[f] or (new[f] != new[f] and old[f] != old[f]) for f in SAME):  # nan == nan here
+            store.put_traces(old["row_id"], traces)
+            counts["same"] += 1
+        else:
+            store.put({**new, "traces": traces})
+            counts["changed"] += 1
+            print(f"retrace: {old['method']} {old['task']} seed {old['seed']}: "
+                  + ", ".join(f"{f} {old[f]} -> {new[f]}" for f in SAME if old[f] != new[f]), flush=True)
+    scratch.unlink()
+    return counts
+
+
 def _copy_methods(work: Path, dest: Path, methods: list[str], keep_traces: set[int] | None) -> None:
     """``dest``: a compact copy of the working store holding only ``methods``' cells and wall-time records,
     and of the traces those in ``keep_traces`` (every one of theirs when None)."""
@@ -240,6 +285,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "leaderboard"))
     parser.add_argument("--methods", default=None, help="comma-separated (default: every built-in but the excluded)")
     parser.add_argument("--publish-only", action="store_true", help="write the pages from the working store only")
+    parser.add_argument("--retrace", action="store_true",
+                        help="first recompute the plotted cells whose traces are missing (restored without them)")
     args = parser.parse_args()
     methods = args.methods.split(",") if args.methods else [m for m in builtin_methods() if m not in EXCLUDED]
     store = Path(args.store)
@@ -249,6 +296,8 @@ def main() -> int:
     copied = restore(work, [store, pending_path(store)])
     if copied:
         print(f"{copied} cells restored into {work} from {store} and {pending_path(store)}", flush=True)
+    if args.retrace:
+        print(f"retrace: {retrace(methods, work, args.jobs)}", flush=True)
     if not args.publish_only:
         run_methods(methods, args.jobs, work)
     publish(methods, work, store, out)

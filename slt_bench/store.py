@@ -280,6 +280,20 @@ class ResultStore:
 
         self._guard(write)
 
+    def put_traces(self, row_id: int, traces: list[Any]) -> None:
+        """Store the traces of a row already stored without them (its cell recomputed to the same numbers
+        elsewhere); the row itself is not touched."""
+        if not self.writable:
+            raise _fail(self.path, "opened read-only")
+
+        def write() -> None:
+            with closing(self._connect()) as con, con:
+                if con.execute("SELECT 1 FROM cells WHERE row_id = ?", (row_id,)).fetchone() is None:
+                    raise SltBenchError(f"{self.path}: no row {row_id} to attach traces to")
+                con.execute("INSERT OR REPLACE INTO traces (row_id, data) VALUES (?, ?)", (row_id, _pack_traces(traces)))
+
+        self._guard(write)
+
     def put_meta(self, name: str, value: Any) -> None:
         """Record a small JSON value beside the cells (e.g. how long a reproduction took)."""
         if not self.writable:

@@ -86,3 +86,35 @@ def test_restore_keeps_what_the_working_store_already_has(work, tmp_path):
     assert lb.restore(own, [work, store]) == 4  # the four others; the missing store is skipped
     mine = {r["key"]: r for r in ResultStore(own, writable=False).rows()}
     assert mine[row["key"]]["rlct_hat"] == 123.0
+
+
+def test_retrace_recomputes_only_the_plotted_cells_without_traces(work, tmp_path):
+    """A store restored from a committed copy that kept no traces (as published before the traces were
+    kept): the plotted cells are recomputed; those that reproduce the stored numbers to the last bit get
+    their traces, one whose stored number differs (tampered here) is appended as the cell's newest row."""
+    bare = tmp_path / "bare.sqlite"
+    with sqlite3.connect(work) as con:
+        con.execute("VACUUM INTO ?", (str(bare),))
+    plotted = [r for r in lb_traced_rows(work) if r["method"] == "sgld"]
+    assert len(plotted) == 2
+    tampered = plotted[0]
+    with sqlite3.connect(bare) as con:
+        con.execute("DELETE FROM traces")
+        con.execute("UPDATE cells SET rlct_hat = rlct_hat + 1 WHERE row_id = ?", (tampered["row_id"],))
+    fresh = tmp_path / "fresh.sqlite.work"
+    assert lb.restore(fresh, [bare]) == 5 and not _traced(fresh)
+
+    counts = lb.retrace(["sgld"], fresh, 1)
+    assert counts == {"missing": 2, "same": 1, "changed": 1, "not_expanded": 0}
+    store = ResultStore(fresh, writable=False)
+    assert _traced(fresh) == {r["key"] for r in plotted}  # mala's cell was not asked for
+    newest = {r["key"]: r for r in store.rows()}
+    assert newest[tampered["key"]]["rlct_hat"] == tampered["rlct_hat"]  # the recomputed value, not the tampered one
+    assert len(store.history(tampered["key"])) == 2
+    assert lb.retrace(["sgld"], fresh, 1)["missing"] == 0  # nothing left to do
+
+
+def lb_traced_rows(path: Path) -> list[dict]:
+    from slt_bench.report.html import traced_cells
+
+    return traced_cells(ResultStore(path, writable=False).rows())

@@ -156,7 +156,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
     shutil.copytree(STATIC, out / "static", dirs_exist_ok=True)
     generated = _e(f"{len(rows)} cells; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
                    + (f" by `{command}`" if command else ""))
-    rlct_rows = [r for r in rows if r.get("metric") != "generalisation" and r["estimator"] != "generalisation"]
+    rlct_rows = _rlct_only(rows)
     gen_rows = [r for r in rows if r not in rlct_rows]
     board_frame = leaderboard(rlct_rows)
     board = board_frame.to_dict("records") if not board_frame.empty else []
@@ -217,8 +217,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
 
     # ---- a page per task ------------------------------------------------------------------------
     for task in tasks:
-        mine = sorted([r for r in rows if r["task"] == task], key=lambda r: (r["method"], r["estimator"],
-                                                                             r.get("seed") or 0))
+        mine = _task_rows(rows, task)
         name = slug(task)
         first = mine[0]
         lam = first.get("rlct") or (f"≈ {first['rlct_value']:.4g} ({first.get('kind')})"
@@ -226,7 +225,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
         parts = [f"<p>family {_e(first['family'])}; λ = {_e(lam)}; m = {_e(first.get('multiplicity') or '–')}; "
                  f"{_e(first.get('n_params'))} parameters.</p>", "<h2>Cells</h2>",
                  _cells_table(mine, "cells", lambda m: method_link(m, 1))]
-        chosen = _representatives([r for r in mine if r in rlct_rows])
+        chosen = _representatives(_rlct_only(mine))
         fits = [c for c in chosen if (c["row"].get("fit") or {}).get("means")]
         if fits:
             path = plots.multi_beta_fits(fits, out / "plots" / f"task-{name}-fits.svg",
@@ -247,6 +246,22 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
             parts += ["<h2>G(n) against 1/n</h2>", '<div class="plots">', _img(path, out, 1, "G(n)"), "</div>"]
         (out / "tasks" / f"{name}.html").write_text(_page(f"Task {task}", "\n".join(parts), 1, generated))
     return index
+
+
+def _rlct_only(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r.get("metric") != "generalisation" and r["estimator"] != "generalisation"]
+
+
+def traced_cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose n L_n traces the task pages plot (one per method, preset, estimator and n on each
+    task: the first cell that is not ok, else the lowest seed); a store that keeps traces for these
+    alone lets the site be written again."""
+    rlct = _rlct_only(rows)
+    return [c["row"] for task in sorted({r["task"] for r in rlct}) for c in _representatives(_task_rows(rlct, task))]
+
+
+def _task_rows(rows: Sequence[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+    return sorted([r for r in rows if r["task"] == task], key=lambda r: (r["method"], r["estimator"], r.get("seed") or 0))
 
 
 def _representatives(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
