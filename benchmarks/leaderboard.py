@@ -110,7 +110,9 @@ def note(methods: list[str], work: Path) -> str:
     pending = [m for m in builtin_methods() if m not in EXCLUDED and m not in methods]
     if pending:  # say what is missing rather than let a short table pass for the whole baseline
         excluded += (f" Not yet computed: {', '.join(pending)} (`python benchmarks/leaderboard.py --methods "
-                     f"{','.join(pending)}` adds them to the working store; the table will then hold every method).")
+                     f"{','.join(pending)}` computes them, resumably: the cells of a method computed in part are "
+                     f"committed in docs/leaderboard/pending.sqlite and the next run goes on from them; the table "
+                     f"will then hold every method).")
     by_failure: dict[str, list[str]] = {}
     for m in methods:
         if m in KNOWN_FAILURES:
