@@ -185,19 +185,21 @@ def retrace(methods: list[str], work: Path, jobs: int) -> dict[str, int]:
     scratch.unlink(missing_ok=True)
     redone = ResultStore(scratch)
     print(f"retrace: {len(cells)} plotted cells without traces recomputed (--jobs {jobs})", flush=True)
-    execute(cells, redone, executor=LocalExecutor(jobs))
-    for new in redone.rows():
-        old = missing[new["key"]]
-        traces = redone.traces(new["row_id"])
-        if all(new[f] == old[f] or (new[f] != new[f] and old[f] != old[f]) for f in SAME):  # nan == nan here
-            store.put_traces(old["row_id"], traces)
-            counts["same"] += 1
-        else:
-            store.put({**new, "traces": traces})
-            counts["changed"] += 1
-            print(f"retrace: {old['method']} {old['task']} seed {old['seed']}: "
-                  + ", ".join(f"{f} {old[f]} -> {new[f]}" for f in SAME if old[f] != new[f]), flush=True)
-    scratch.unlink()
+    try:
+        execute(cells, redone, executor=LocalExecutor(jobs))
+    finally:  # interrupted too: what was recomputed is kept, and a rerun does only the rest
+        for new in redone.rows():
+            old = missing[new["key"]]
+            traces = redone.traces(new["row_id"])
+            if all(new[f] == old[f] or (new[f] != new[f] and old[f] != old[f]) for f in SAME):  # nan == nan here
+                store.put_traces(old["row_id"], traces)
+                counts["same"] += 1
+            else:
+                store.put({**new, "traces": traces})
+                counts["changed"] += 1
+                print(f"retrace: {old['method']} {old['task']} seed {old['seed']}: "
+                      + ", ".join(f"{f} {old[f]} -> {new[f]}" for f in SAME if old[f] != new[f]), flush=True)
+        scratch.unlink()
     return counts
 
 
@@ -281,6 +283,12 @@ def screenshot(page: Path, png: Path) -> None:
 
 
 def main() -> int:
+    import signal
+
+    def terminate(signum, frame):  # SIGTERM stops like Ctrl-C: the finished cells are kept
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--store", default=str(ROOT / "docs" / "leaderboard" / "baseline.sqlite"))
