@@ -176,7 +176,8 @@ def retrace(methods: list[str], work: Path, jobs: int) -> dict[str, int]:
     if not missing:
         return counts
     catalog, cells = load_catalog(), []
-    for key, row in missing.items():
+    # cheapest first (by the stored wall time): a retrace stopped at a deadline has restored the most plots
+    for key, row in sorted(missing.items(), key=lambda kv: kv[1]["wall_s"] or 0.0):
         found = [c for c in expand_grid(catalog, row["method"], [row["task"]], "all", SEEDS, row["n"], row["tier"],
                                         row["estimator"], estimator_options=None) if c.key == key]
         cells += found
