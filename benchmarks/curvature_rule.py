@@ -83,7 +83,7 @@ def table(rows: list[dict], methods: list[str]) -> str:
         ratio = [r["rlct_hat"] / r["rlct_value"] for r in cells if r["status"] == "ok" and r.get("rlct_hat") is not None]
         status = ", ".join(f"{k} {v}" for k, v in sorted(Counter(r["status"] for r in cells).items()))
         lines.append(f"| {task} | {cells[0]['rlct_value']:.4g} | {method} | {len(cells)} | {status} | "
-                     f"{(fmt(min(kappa)) + '–' + fmt(max(kappa))) if kappa else '– (MALA rule)'} | "
+                     f"{(fmt(min(kappa)) + '–' + fmt(max(kappa))) if kappa else ('0 (flat start)' if ruled else '– (MALA rule)')} | "
                      f"{f'{used}/{ruled}' if ruled else '–'} | "
                      f"{(fmt(statistics.median(heat)) + ' (' + fmt(max(heat)) + ')') if heat else '–'} | "
                      f"{fmt(statistics.median(chi2)) if chi2 else '–'} | "

@@ -58,3 +58,6 @@ def test_measured_kappa_and_the_floor_count_per_task():
             _row("rmsprop-sgld", 0, 0.5, 0.1, diagnostics=old)]
     text = rule.table(rows, ["rmsprop-sgld", "sghmc"])
     assert "| sghmc | 2 | ok 2 | 3–4.5e+03 | 3/4 |" in text and "| rmsprop-sgld | 1 | ok 1 | 7–9 | – |" in text, text
+    # every posterior of a task at a flat start (nothing measured): the floor, not sgld's MALA rule
+    flat_only = rule.table([_row("sgnht", 0, 0.5, 0.1, diagnostics=flat), _row("sgld", 0, 0.5, 0.1)], ["sgld", "sgnht"])
+    assert "| sgnht | 1 | ok 1 | 0 (flat start) | 2/2 |" in flat_only and "| sgld | 1 | ok 1 | – (MALA rule) | – |" in flat_only
