@@ -303,6 +303,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "leaderboard"))
     parser.add_argument("--methods", default=None, help="comma-separated (default: every built-in but the excluded)")
     parser.add_argument("--publish-only", action="store_true", help="write the pages from the working store only")
+    parser.add_argument("--run-only", action="store_true",
+                        help="compute into the working store and stop (publish later, with every method to show)")
     parser.add_argument("--retrace", action="store_true",
                         help="first recompute the plotted cells whose traces are missing (restored without them)")
     args = parser.parse_args()
@@ -318,6 +320,8 @@ def main() -> int:
         print(f"retrace: {retrace(methods, work, args.jobs)}", flush=True)
     if not args.publish_only:
         run_methods(methods, args.jobs, work)
+    if args.run_only:
+        return 0
     publish(methods, work, store, out)
     return 0
 
