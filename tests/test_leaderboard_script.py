@@ -90,14 +90,14 @@ def test_restore_keeps_what_the_working_store_already_has(work, tmp_path):
 
 def test_retrace_recomputes_only_the_plotted_cells_without_traces(work, tmp_path):
     """A store restored from a committed copy that kept no traces (as published before the traces were
-    kept): the plotted cells are recomputed; those that reproduce the stored numbers to the last bit get
-    their traces, one whose stored number differs (tampered here) is appended as the cell's newest row."""
+    kept): the plotted cells are recomputed; those that reproduce the stored numbers get their traces, one
+    whose stored λ̂ differs (tampered here by one unit, many SE) keeps its stored row and gets none."""
     bare = tmp_path / "bare.sqlite"
     with sqlite3.connect(work) as con:
         con.execute("VACUUM INTO ?", (str(bare),))
     plotted = [r for r in lb_traced_rows(work) if r["method"] == "sgld"]
     assert len(plotted) == 2
-    tampered = plotted[0]
+    tampered, kept = plotted
     with sqlite3.connect(bare) as con:
         con.execute("DELETE FROM traces")
         con.execute("UPDATE cells SET rlct_hat = rlct_hat + 1 WHERE row_id = ?", (tampered["row_id"],))
@@ -105,13 +105,24 @@ def test_retrace_recomputes_only_the_plotted_cells_without_traces(work, tmp_path
     assert lb.restore(fresh, [bare]) == 5 and not _traced(fresh)
 
     counts = lb.retrace(["sgld"], fresh, 1)
-    assert counts == {"missing": 2, "same": 1, "changed": 1, "not_expanded": 0}
+    assert counts == {"missing": 2, "attached": 1, "exact": 1, "differs": 1, "not_expanded": 0}
     store = ResultStore(fresh, writable=False)
-    assert _traced(fresh) == {r["key"] for r in plotted}  # mala's cell was not asked for
+    assert _traced(fresh) == {kept["key"]}  # mala's cell was not asked for, the tampered one differs
     newest = {r["key"]: r for r in store.rows()}
-    assert newest[tampered["key"]]["rlct_hat"] == tampered["rlct_hat"]  # the recomputed value, not the tampered one
-    assert len(store.history(tampered["key"])) == 2
-    assert lb.retrace(["sgld"], fresh, 1)["missing"] == 0  # nothing left to do
+    assert newest[tampered["key"]]["rlct_hat"] == tampered["rlct_hat"] + 1  # the stored row is kept as it was
+    assert len(store.history(tampered["key"])) == 1
+    again = lb.retrace(["sgld"], fresh, 1)  # the differing cell is not recomputed a second time
+    assert again["missing"] == 1 and again["differs"] == 1 and again["attached"] == 0
+
+
+def test_same_up_to_rounding_is_a_thousandth_of_the_cells_se():
+    old = {"status": "ok", "rlct_hat": 0.5, "se": 0.1}
+    assert lb.same_up_to_rounding(old, {**old, "rlct_hat": 0.5 + 0.9e-4})  # 0.9e-3 SE: rounding carried along
+    assert not lb.same_up_to_rounding(old, {**old, "rlct_hat": 0.5 + 1.1e-4})
+    assert not lb.same_up_to_rounding(old, {**old, "se": 0.1 + 1.1e-4})
+    assert not lb.same_up_to_rounding(old, {**old, "status": "unmixed"})
+    failed = {"status": "nan", "rlct_hat": None, "se": None}
+    assert lb.same_up_to_rounding(failed, dict(failed)) and not lb.same_up_to_rounding(failed, old | {"status": "nan"})
 
 
 def lb_traced_rows(path: Path) -> list[dict]:
