@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import signal
 import sqlite3
 import subprocess
@@ -124,6 +125,7 @@ def test_run_stores_skips_and_forces(run, tmp_path):
     con = sqlite3.connect(store)
     (versions, commit, hyper) = con.execute("SELECT versions, git_commit, hyper FROM cells LIMIT 1").fetchone()
     assert "torch" in json.loads(versions) and commit and "chains" in json.loads(hyper)
+    assert json.loads(versions)["machine"].startswith(platform.machine())  # the CPU a result was computed on
     report = run("report", "--store", store).out
     assert "| sgld" in report and "normal_crossing" in report
 

@@ -13,13 +13,39 @@ DISTRIBUTIONS = ("slt-bench", "numpy", "scipy", "torch", "jax", "jaxlib", "numpy
 
 @lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
+    """The versions of the packages a result depends on, and the machine (``machine``): with the same
+    packages and seed, another CPU's vector instructions change the last bits of a sum, and an adaptive
+    method can carry that into another realisation (docs/leaderboard: the retrace)."""
     out = {}
     for dist in DISTRIBUTIONS:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
+    out["machine"] = machine()
     return out
+
+
+VECTOR_FLAGS = ("avx512f", "avx2", "fma", "neon", "asimd", "sve")
+
+
+def machine() -> str:
+    """The architecture, the CPU model and the vector extensions XLA and BLAS choose their code by, e.g.
+    'x86_64 AMD EPYC (avx512f avx2 fma)'; what cannot be read is left out."""
+    import platform
+
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key in ("model name", "Model") and not model:
+                model = value
+            elif key in ("flags", "Features"):
+                flags |= set(value.split())
+    except OSError:  # not Linux
+        model = platform.processor()
+    found = " ".join(f for f in VECTOR_FLAGS if f in flags)
+    return " ".join(part for part in (platform.machine(), model, f"({found})" if found else "") if part)
 
 
 @lru_cache(maxsize=1)
