@@ -184,3 +184,28 @@ def test_new_methods_run_end_to_end_through_the_cli(run, method, tmp_path):
         assert status["regular/d2"] == "ok"
         assert status["rrr/m3-n3-h3-r1"] == ("degenerate" if method == "laplace" else "ok")
         assert all(r["rlct_hat"] is not None for r in rows)
+
+
+def test_the_commit_is_dirty_for_code_changes_only(tmp_path):
+    """'+dirty' marks a result computed by code that is not the commit's; a data file or a page rewritten in
+    the checkout (the published baseline, say) does not."""
+    from slt_bench.runner.provenance import commit_of
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "slt_bench").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "slt_bench" / "x.py").write_text("a = 1\n")
+    (tmp_path / "docs" / "page.md").write_text("one\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    clean = commit_of(tmp_path)
+    assert len(clean) == 40 and "+" not in clean
+    (tmp_path / "docs" / "page.md").write_text("two\n")
+    assert commit_of(tmp_path) == clean
+    (tmp_path / "slt_bench" / "x.py").write_text("a = 2\n")
+    assert commit_of(tmp_path) == clean + "+dirty"
+    assert commit_of(tmp_path / "docs").endswith("+dirty")  # asked from inside the checkout: the same answer
+    assert commit_of(tmp_path.parent / "nowhere") == "unknown"

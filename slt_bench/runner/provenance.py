@@ -48,15 +48,25 @@ def machine() -> str:
     return " ".join(part for part in (platform.machine(), model, f"({found})" if found else "") if part)
 
 
+CODE_PATHS = ("slt_bench", "methods", "tasks", "pyproject.toml")
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The commit of the slt-bench checkout in use, with '+dirty' for local changes; 'unknown' outside git."""
-    root = Path(__file__).resolve().parents[2]
+    """The commit of the slt-bench checkout in use, with '+dirty' for local changes to its code (CODE_PATHS);
+    'unknown' outside git."""
+    return commit_of(Path(__file__).resolve().parents[2])
+
+
+def commit_of(root: Path) -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        # '+dirty' for changes to what computes a result (the package, presets, catalogue), not to data or docs
+        # (a published store rewritten in the checkout does not make the next cell's code unknown)
+        paths = [f":(top){p}" for p in CODE_PATHS]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths], cwd=root,
                                capture_output=True, text=True, timeout=10)
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
