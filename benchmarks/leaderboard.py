@@ -11,8 +11,9 @@ computed from one machine to the next: ``--store`` holds the published methods' 
 of the cells the pages plot and no others (every number, a few megabytes), and ``pending.sqlite``
 beside it holds the cells, traces and wall time of methods computed only in part. A working store that
 is missing (a fresh clone) or lacks some of them gets them back from those two before anything runs,
-so a long method is finished over several sittings and nothing published is recomputed. A plug-in
-author runs only their own method and compares with
+so a long method is finished over several sittings and nothing published is recomputed: stop a run with
+Ctrl-C or SIGTERM, then ``--publish-only --methods <the finished ones>`` writes the pages and puts what the
+others have so far in ``pending.sqlite``. A plug-in author runs only their own method and compares with
 
     slt-bench report --store mine.sqlite --baseline docs/leaderboard/baseline.sqlite --html my-report
 """
