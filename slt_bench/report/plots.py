@@ -158,10 +158,11 @@ def trace_grid(cells: Sequence[dict[str, Any]], path: Path, title: str = "") -> 
         betas = cell["row"].get("betas") or []
         for j, trace in enumerate(cell["traces"]):
             ax = axes[i, j]
-            for chain in np.atleast_2d(trace):
-                ax.plot(chain, lw=0.6)
+            for chain in np.atleast_2d(trace):  # a point estimate (one draw) is drawn as a point, not an empty line
+                ax.plot(chain, lw=0.6, marker="o" if len(chain) == 1 else None, ms=3)
             beta = f"β = {betas[j]:.3g}" if j < len(betas) else f"posterior {j}"
-            ax.set_title(f"{cell['label']} · {beta}" if j == 0 else beta, fontsize=7, loc="left")
+            # the cell's label on a line of its own above the first panel: on the title's line it ran into the next
+            ax.set_title(f"{cell['label']}\n{beta}" if j == 0 else beta, fontsize=7, loc="left")
             ax.tick_params(labelsize=6)
         for j in range(len(cell["traces"]), ncols):
             axes[i, j].set_visible(False)
