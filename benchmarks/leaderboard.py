@@ -182,15 +182,19 @@ ROUNDING = 1e-3  # of the cell's SE: a thousandth of what the leaderboard can re
 def same_up_to_rounding(old: dict, new: dict) -> bool:
     if old["status"] != new["status"]:
         return False
-    scale = ROUNDING * max(abs(old["se"] or 0.0), 1e-300)
+    scale = ROUNDING * abs(old["se"] or 0.0)
     for f in ("rlct_hat", "se"):
         a, b = old[f], new[f]
-        if a is None or b is None or a != a or b != b:  # None or nan: equal only if both are
-            if not ((a is None and b is None) or (a is not None and b is not None and a != a and b != b)):
+        if _no_number(a) or _no_number(b):  # a failed cell: the same only if both have none
+            if _no_number(a) != _no_number(b):
                 return False
         elif abs(a - b) > scale:
             return False
     return True
+
+
+def _no_number(x: float | None) -> bool:
+    return x is None or x != x
 
 
 def retrace(methods: list[str], work: Path, jobs: int) -> dict[str, int]:
