@@ -18,6 +18,10 @@ STATUS_MEANING = {
     "degenerate": "Laplace on a singular Hessian (or no Gaussian to draw from); λ̂ stored, not a success",
     "point_estimate": "a point estimate (MAP): no posterior draws, no λ̂",
     "error": "an exception in the method, the estimator or the target; the reason has its message",
+    # derived by the reports from the stored moments (slt_bench.scoring.reported), never stored
+    "inconsistent": "shown by reports, not stored (the stored status is ok): the posteriors of a multi-β cell break the "
+                    "tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n] (|z| above the bound for a 0.1% false alarm "
+                    "rate per cell); λ̂ shown, not a success",
 }
 
 

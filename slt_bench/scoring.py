@@ -78,3 +78,96 @@ def target_note(multiplicity: int | None, kind: str, finite_status: str | None, 
         bias = (multiplicity - 1) / math.log(n * beta)
         parts.append(f"m={multiplicity}: estimators see ≈ λ − {bias:.2f} at this n")
     return "; ".join(parts)
+
+
+# ---- the tempering identity: a check of a multi-β cell's posteriors against each other ------------------
+#
+# For any family of tempered posteriors p_β ∝ exp(−β n L_n) φ, at any n and whatever the model,
+# d/dβ E_β[n L_n] = −Var_β[n L_n]. With u = 1/β and k(β) = β² Var_β[n L_n] this reads
+# E_{β_i} − E_{β_{i+1}} = ∫ k du over [1/β_{i+1}, 1/β_i]: the drop of the posterior means between two
+# neighbouring β of the grid equals the integral of the variance estimator's k over 1/β. The check compares
+# the drop D_i (from the stored means) with the trapezoid T_i = Δu (k_i + k_{i+1})/2 (from the stored
+# standard deviations; its error is Δu³ k''/12, second order in a grid whose k varies slowly) on a z scale:
+#   SE(D_i)² = SE_i² + SE_{i+1}² (the posteriors' Monte Carlo SEs),
+#   SE(k_j)² = (2 k_j² + 6 k_j)/ESS_j, the sampling variance of a variance when n L_n − min is
+#   Gamma-distributed with shape k (excess kurtosis 6/k; the tempered posterior's asymptotic law of the
+#   energy), with the ESS of n L_n for the effective number of draws.
+# A posterior whose spread is not the one its neighbours' means imply (too hot, too cold, or not the tempered
+# posterior at all) fails it; a sampler of the exact posteriors gives z ~ N(0, 1) (docs/accuracy.md measures
+# that on smc, mala and nuts cells). A cell fails when some interval has |z| above the Bonferroni bound for a
+# false alarm rate of IDENTITY_ALPHA per cell. A frozen chain (all draws equal) passes it trivially: the ESS
+# and R-hat rules are what catch that.
+IDENTITY_ALPHA = 1e-3
+IDENTITY_STATUS = "inconsistent"
+
+
+def identity_threshold(posteriors: int, alpha: float = IDENTITY_ALPHA) -> float:
+    """|z| above which a cell with ``posteriors`` tempered posteriors fails the identity (Bonferroni over
+    its ``posteriors − 1`` intervals, two-sided, false alarm rate ``alpha`` per cell)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - alpha / (2 * max(posteriors - 1, 1)))
+
+
+def tempering_identity(betas: Any, means: Any, mc_ses: Any, sds: Any, esss: Any) -> list[dict[str, float]] | None:
+    """One record per pair of neighbouring β (sorted): the drop of the means ``drop`` ± ``drop_se``, the drop
+    the variances imply ``implied`` ± ``implied_se``, and ``z``; None when a value needed is missing."""
+    try:
+        post = sorted(zip(*(list(map(float, v)) for v in (betas, means, mc_ses, sds, esss))))
+    except (TypeError, ValueError):
+        return None
+    if len(post) < 2 or len(post) != len(betas) or not all(
+            math.isfinite(x) for p in post for x in p) or any(b <= 0 or s < 0 or e <= 0 for b, _, s, _, e in post):
+        return None
+    k = [b * b * sd * sd for b, _, _, sd, _ in post]
+    k_var = [(2 * kj * kj + 6 * kj) / e for kj, (*_, e) in zip(k, post)]
+    out = []
+    for i in range(len(post) - 1):
+        (b0, m0, s0, _, _), (b1, m1, s1, _, _) = post[i], post[i + 1]
+        du = 1 / b0 - 1 / b1
+        drop, implied = m0 - m1, du * (k[i] + k[i + 1]) / 2
+        drop_se, implied_se = math.hypot(s0, s1), du / 2 * math.sqrt(k_var[i] + k_var[i + 1])
+        scale = math.hypot(drop_se, implied_se)
+        if scale <= 0:
+            return None
+        out.append({"beta": b0, "beta_next": b1, "drop": drop, "drop_se": drop_se, "implied": implied,
+                    "implied_se": implied_se, "z": (drop - implied) / scale})
+    return out
+
+
+def identity_of(row: Mapping[str, Any]) -> list[dict[str, float]] | None:
+    """:func:`tempering_identity` of a stored multi-β cell (its β grid, the fit's means and SEs, and each
+    posterior's SD and ESS of n L_n), or None when the cell has no such record."""
+    fit, diags = row.get("fit") or {}, row.get("diagnostics") or []
+    if row.get("estimator") != "multi-beta" or not isinstance(fit, Mapping) or not isinstance(diags, list):
+        return None
+    if not all(isinstance(d, Mapping) for d in diags):
+        return None
+    return tempering_identity(row.get("betas") or [], fit.get("means") or [], fit.get("mc_ses") or [],
+                              [d.get("sd") for d in diags], [d.get("ess") for d in diags])
+
+
+def reported(rows: Any) -> list[dict[str, Any]]:
+    """The rows as reports show them: an ``ok`` multi-β cell whose posteriors fail the tempering identity
+    becomes ``inconsistent`` (``stored_status`` keeps ``ok``; the store is not changed), and every row
+    gains ``identity_z``, the largest |z| of its intervals (None without a check). Idempotent."""
+    out = []
+    for row in rows:
+        if "identity_z" in row:
+            out.append(row)
+            continue
+        row = dict(row)
+        checks = identity_of(row)
+        row["identity_z"] = max(abs(c["z"]) for c in checks) if checks else None
+        row["stored_status"] = row.get("status")
+        if checks and row.get("status") == "ok":
+            limit = identity_threshold(len(checks) + 1)
+            worst = max(checks, key=lambda c: abs(c["z"]))
+            if abs(worst["z"]) > limit:
+                row["status"] = IDENTITY_STATUS
+                row["reason"] = (
+                    f"tempering identity: between β = {worst['beta']:.4g} and {worst['beta_next']:.4g} the mean of "
+                    f"n L_n drops by {worst['drop']:.4g} ± {worst['drop_se']:.2g}, the variances imply "
+                    f"{worst['implied']:.4g} ± {worst['implied_se']:.2g} (z = {worst['z']:+.1f}, limit ±{limit:.2f})")
+        out.append(row)
+    return out

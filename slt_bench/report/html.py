@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from slt_bench.draws import STATUS_MEANING
 from slt_bench.report import plots
 from slt_bench.report.tables import RANKING_RULE, generalisation_table, leaderboard, preset_label
-from slt_bench.scoring import TRUSTED_TARGETS
+from slt_bench.scoring import TRUSTED_TARGETS, reported
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TRACE_ROWS = 12  # trace-grid rows (cells) per task page
@@ -146,6 +146,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
     Returns the index page's path.
     """
     out = Path(out)
+    rows = reported(rows)  # the statuses the report shows: a cell failing the tempering identity is inconsistent
     (out / "plots").mkdir(parents=True, exist_ok=True)
     for stale in (out / "plots").glob("*"):
         stale.unlink()
@@ -256,7 +257,7 @@ def traced_cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose n L_n traces the task pages plot (one per method, preset, estimator and n on each
     task: the first cell that is not ok, else the lowest seed); a store that keeps traces for these
     alone lets the site be written again."""
-    rlct = _rlct_only(rows)
+    rlct = _rlct_only(reported(rows))
     return [c["row"] for task in sorted({r["task"] for r in rlct}) for c in _representatives(_task_rows(rlct, task))]
 
 
