@@ -191,6 +191,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
 
     from slt_bench.report import run_table
     from slt_bench.runner import execute, expand_generalisation, expand_grid
+    from slt_bench.scoring import reported
     from slt_bench.store import DEFAULT_PATH, ResultStore, inspect_store
     from slt_bench.tasks import load_catalog
 
@@ -228,12 +229,12 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
         return tqdm(total=total, desc=f"{method} ({tier})", unit="cell", file=sys.stderr, disable=total == 0)
 
     keys = execute(cells, store, force=force, progress=bar, executor=runner)
-    rows = store.rows(keys)
+    rows = reported(store.rows(keys))  # the statuses reports show: an ok cell failing the tempering identity is inconsistent
     if as_json:
         fields = ("task", "family", "method", "tier", "preset_hash", "seed", "n", "metric", "estimator", "rlct",
                   "rlct_value", "multiplicity", "rlct_hat", "se", "rel_error", "z", "finite_target", "finite_status",
-                  "finite_rel_error", "finite_z", "status", "reason", "grad_evals", "sample_s", "score_s", "wall_s",
-                  "target_note", "options")
+                  "finite_rel_error", "finite_z", "status", "stored_status", "identity_z", "reason", "grad_evals",
+                  "sample_s", "score_s", "wall_s", "target_note", "options")
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return
     click.echo(run_table(rows).to_string(index=False))
