@@ -8,7 +8,7 @@ Cells are paired when they share the task content hash, dataset seed, n, estimat
 both estimate the same finite-n quantity. A NUTS cell serves as the finite-n truth only when every
 tempered posterior has split R-hat of n L_n < 1.01 and a bulk ESS of at least 1000 (:data:`RULES`),
 and the cell's status is ``ok`` (the runner's rule: at most 1% of the transitions of any posterior
-divergent). That is weaker than a certified reference (no second sampler, a few divergences
+divergent; and, as the reports show it, its posteriors satisfy the tempering identity). That is weaker than a certified reference (no second sampler, a few divergences
 allowed), and the table says which pairs pass. z is the difference in units of
 the combined SE, sqrt(SE_method² + SE_nuts²): under "both estimate the same thing", z ~ N(0, 1).
 """
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import splice_marked  # noqa: E402
 
+from slt_bench.scoring import reported  # noqa: E402
 from slt_bench.store import ResultStore  # noqa: E402
 
 RULES = {"rhat": 1.01, "ess": 1000.0}
@@ -107,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", default=None, help="splice into this Markdown file between <!-- MARK:start/end -->")
     parser.add_argument("--mark", default=MARK, help=f"the marker name MARK (default {MARK})")
     args = parser.parse_args(argv)
-    method_rows = [r for r in ResultStore(args.method_store).rows()
+    # statuses as the reports show them: an ok cell failing the tempering identity is inconsistent, on both sides
+    method_rows = [r for r in reported(ResultStore(args.method_store).rows())
                    if r["method"] == args.method and r["task"].startswith(args.task)]
-    nuts_rows = [r for path in args.nuts_store for r in ResultStore(path).rows()
+    nuts_rows = [r for path in args.nuts_store for r in reported(ResultStore(path).rows())
                  if r["method"] == args.truth_method and r["task"].startswith(args.task)]
     matched = pairs(method_rows, nuts_rows)
     if not matched:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from against_nuts import hyper, nuts_summary, pairs  # noqa: E402
 from common import splice_marked  # noqa: E402
 
+from slt_bench.scoring import reported  # noqa: E402
 from slt_bench.store import ResultStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not Path(args.store).is_file():
         raise SystemExit(f"error: no results store at {args.store}")
-    rows = [r for r in ResultStore(args.store).rows()
+    rows = [r for r in reported(ResultStore(args.store).rows())  # statuses as the reports show them
             if r["method"] in methods and r["task"].startswith(args.task) and r["estimator"] == args.estimator]
     if not rows:
         raise SystemExit(f"error: no {args.estimator} cells of {', '.join(methods)} on tasks {args.task}* in {args.store}")
     if args.cells:
-        nuts_rows = [r for path in args.nuts_store for r in ResultStore(path).rows() if r["method"] == "nuts"]
+        nuts_rows = [r for path in args.nuts_store for r in reported(ResultStore(path).rows()) if r["method"] == "nuts"]
         text = cell_table(rows, nuts_rows)
     else:
         text = table(rows, methods)

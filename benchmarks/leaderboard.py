@@ -49,12 +49,13 @@ STEP_RULE = ("its step comes from the curvature at w*, floored at β n, and does
 WARM = ("its chains run warm wherever the start w* is singular: β²Var/λ (median per task) of 1.0–1.9 on the "
         "tanh networks and 1.4–3.0 on the rank-0 deep linear networks, where smc's is 0.78–0.95; on every tanh "
         "network its λ̂ lies above smc's on the same datasets (by 0.08–0.39 on average over 5 datasets, within 3 SE "
-        "in 22 of 25 cells; its rank on tanh_zero, measured against λ, flatters it for that reason), and on "
+        "in 22 of 25 cells, 2 of them shown `inconsistent` by the tempering identity; its rank on tanh_zero, measured against λ, flatters it for that reason), and on "
         "nc/k1-1-h1-0 single posteriors reach 225. docs/scale.md, 'The floor, landed'.")
 RMSPROP_WARM = (" Its chains also run a little warm on the tanh networks (β²Var/λ 0.9–1.5 per task against smc's "
                 "0.78–0.84) and its λ̂ lies above smc's there on average (by 0.02–0.15 over 5 datasets; 24 of 25 cells "
-                "within 3 SE): a bias that offsets the estimator's own negative finite-n bias against λ, so its rank on "
-                "tanh_zero, measured against λ, flatters it.")
+                "within 3 SE, 6 of them shown `inconsistent` by the tempering identity): a bias that offsets the "
+                "estimator's own negative finite-n bias against λ, so its rank on tanh_zero, measured against λ, "
+                "flatters it.")
 SGNHT = ("its step comes from the curvature at w*, floored at β n, and does not adapt during the run (the "
          "thermostat adapts the friction, not the step): on mixture/free-weight its chains barely move (β²Var/λ about "
          "10⁻⁹; `unmixed` in 5 of 5 cells), on the normal crossing nc/k1-1-h1-0 single posteriors run hot (β²Var/λ up "
