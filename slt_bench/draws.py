@@ -21,7 +21,7 @@ STATUS_MEANING = {
     # derived by the reports from the stored moments (slt_bench.scoring.reported), never stored
     "inconsistent": "shown by reports, not stored (the stored status is ok): the posteriors of a multi-β cell break the "
                     "tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n] (|z| above the bound for a 0.1% false alarm "
-                    "rate per cell); λ̂ shown, not a success",
+                    "rate per cell; the largest |z| of every multi-β cell is its `identity |z|`); λ̂ shown, not a success",
 }
 
 

@@ -100,7 +100,7 @@ def _board_table(board: list[dict[str, Any]], link: Callable[[str], str], table_
 def _cells_table(rows: Sequence[dict[str, Any]], table_id: str, link: Callable[[str], str] | None = None,
                  show: str = "method") -> str:
     headers = [show, "preset", "estimator", "seed", "n", "λ", "λ̂ ± SE", "rel err vs λ", "finite-n target",
-               "rel err vs finite-n", "status", "reason", "grad evals", "seconds"]
+               "rel err vs finite-n", "status", "identity |z|", "reason", "grad evals", "seconds"]
     out = []
     for r in rows:
         name = r[show]
@@ -117,8 +117,8 @@ def _cells_table(rows: Sequence[dict[str, Any]], table_id: str, link: Callable[[
             (_e("–" if r.get("seed") is None else r["seed"]), None), _num(r["n"], "d"), (_e(lam), None),
             (f"{hat} ± {se}", key), _num(r.get("rel_error"), "+.1%"), (finite, fkey),
             _num(r.get("finite_rel_error"), "+.1%"),
-            (f'<span class="{status_class}">{_e(r["status"])}</span>', None), (_e(r.get("reason") or ""), None),
-            _num(r.get("grad_evals"), ".3g"), _num(r.get("wall_s"), ".1f"),
+            (f'<span class="{status_class}">{_e(r["status"])}</span>', None), _num(r.get("identity_z"), ".1f"),
+            (_e(r.get("reason") or ""), None), _num(r.get("grad_evals"), ".3g"), _num(r.get("wall_s"), ".1f"),
         ])
     return _table(table_id, headers, out)
 
