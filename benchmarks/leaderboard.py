@@ -74,7 +74,14 @@ NOT_THE_POSTERIOR = ("most of its cells that end `ok` fail the tempering identit
                      "which every sample of the tempered posteriors satisfies: {what} has the wrong spread of n L_n for "
                      "the means it gives, so the page shows those cells as `inconsistent` and does not count them. "
                      "docs/accuracy.md, 'A check without a truth'.")
-KNOWN_FAILURES = {"rmsprop-sgld": STEP_RULE + RMSPROP_WARM, "sghmc": STEP_RULE, "adam-sgld": WARM, "sgnht": SGNHT,
+NUTS = ("numpyro's NUTS with a diagonal mass matrix adapted in warm-up and a target acceptance of 0.95 (4 chains × "
+        "(500 + 1,000) per posterior): one step size cannot fit the stiff and the flat directions of a singular "
+        "posterior at once. More than 1% of some posterior's transitions diverge in 24 of 30 normal-crossing cells, "
+        "11 of 30 deep linear cells, 3 of 25 tanh cells and 1 of 10 mixture cells (stored `diverged`), and on the "
+        "three deep linear networks of 32–64 parameters its trees grow so deep that a posterior exceeds the budget of "
+        "5M gradient evaluations in all 15 cells (`budget_exceeded`). It is clean on the regular models and the "
+        "reduced rank tasks (50 of 50 `ok`), and none of its 91 `ok` cells fails the tempering identity.")
+KNOWN_FAILURES = {"nuts": NUTS, "rmsprop-sgld": STEP_RULE + RMSPROP_WARM, "sghmc": STEP_RULE, "adam-sgld": WARM, "sgnht": SGNHT,
                   "mala": MALA,
                   "vi": NOT_THE_POSTERIOR.format(what="a mean-field Gaussian fitted to a singular posterior"),
                   "laplace": "its Hessian is singular on most tasks (stored `degenerate`); where it is not, "
