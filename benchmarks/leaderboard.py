@@ -226,7 +226,8 @@ def retrace(methods: list[str], work: Path, jobs: int) -> dict[str, int]:
 
     store = ResultStore(work)
     rows = [r for r in store.rows() if r["method"] in methods]
-    missing = {r["key"]: r for r in traced_cells(rows) if not store.traces(r["row_id"])}
+    stored = {r["key"]: r for r in rows}  # traced_cells returns rows as reports show them; compare stored ones
+    missing = {r["key"]: stored[r["key"]] for r in traced_cells(rows) if not store.traces(r["row_id"])}
     counts = {"missing": len(missing), "attached": 0, "exact": 0, "differs": 0, "not_expanded": 0}
     if not missing:
         return counts

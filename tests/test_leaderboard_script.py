@@ -115,6 +115,34 @@ def test_retrace_recomputes_only_the_plotted_cells_without_traces(work, tmp_path
     assert again["missing"] == 1 and again["differs"] == 1 and again["attached"] == 0
 
 
+def test_retrace_compares_the_stored_status_not_the_reported_one(work, tmp_path):
+    """A plotted cell that the reports show as `inconsistent` (stored `ok`): its recomputation is stored `ok`
+    too, so it is the same computation and gets its traces. (Its means are shifted here so that the tempering
+    identity fails; the recomputation's λ̂ and SE are the stored ones, the means are not compared.)"""
+    import json
+
+    from slt_bench.scoring import IDENTITY_STATUS, reported
+
+    bare = tmp_path / "bare.sqlite"
+    with sqlite3.connect(work) as con:
+        con.execute("VACUUM INTO ?", (str(bare),))
+    with sqlite3.connect(bare) as con:
+        con.execute("DELETE FROM traces")
+        row_id, fit = con.execute("SELECT row_id, fit FROM cells WHERE method = 'sgld' AND task LIKE 'regular/d2%' "
+                                  "AND seed = 1").fetchone()
+        fit = json.loads(fit)
+        fit["means"] = [m + 1e4 * (i % 2) for i, m in enumerate(fit["means"])]  # drops far from the variances'
+        con.execute("UPDATE cells SET fit = ? WHERE row_id = ?", (json.dumps(fit), row_id))
+    fresh = tmp_path / "fresh.sqlite.work"
+    lb.restore(fresh, [bare])
+    shown = {r["row_id"]: r for r in reported(ResultStore(fresh, writable=False).rows())}
+    assert shown[row_id]["status"] == IDENTITY_STATUS and shown[row_id]["stored_status"] == "ok"
+    assert row_id in {r["row_id"] for r in lb_traced_rows(fresh)}  # the page plots the cell that needs a look
+    counts = lb.retrace(["sgld"], fresh, 1)
+    assert counts["differs"] == 0 and counts["attached"] == counts["missing"] == 2
+    assert ResultStore(fresh, writable=False).traces(row_id)
+
+
 def test_same_up_to_rounding_is_a_thousandth_of_the_cells_se():
     old = {"status": "ok", "rlct_hat": 0.5, "se": 0.1}
     assert lb.same_up_to_rounding(old, {**old, "rlct_hat": 0.5 + 0.9e-4})  # 0.9e-3 SE: rounding carried along
