@@ -138,25 +138,27 @@ def note(methods: list[str], work: Path) -> str:
         if meta:
             total += meta["wall_s"]
             parts.append(f"{method} {meta['wall_s'] / 60:.0f} min (--jobs {meta.get('jobs', '?')})")
-    excluded = " ".join(f"Not included: {m}: {why}" for m, why in EXCLUDED.items())
+    paragraphs = [f"Not included: {m}: {why}" for m, why in EXCLUDED.items()]
     pending = [m for m in builtin_methods() if m not in EXCLUDED and m not in methods]
     if pending:  # say what is missing rather than let a short table pass for the whole baseline
-        excluded += (f" Not yet computed: {', '.join(pending)} (`python benchmarks/leaderboard.py --methods "
-                     f"{','.join(pending)}` computes them, resumably: the cells of a method computed in part are "
-                     f"committed in docs/leaderboard/pending.sqlite and the next run goes on from them; the table "
-                     f"will then hold every method).")
+        paragraphs.append(
+            f"Not yet computed: {', '.join(pending)} (`python benchmarks/leaderboard.py --methods "
+            f"{','.join(pending)}` computes them, resumably: the cells of a method computed in part are "
+            f"committed in docs/leaderboard/pending.sqlite and the next run goes on from them; the table "
+            f"will then hold every method).")
     by_failure: dict[str, list[str]] = {}
     for m in methods:
         if m in KNOWN_FAILURES:
             by_failure.setdefault(KNOWN_FAILURES[m], []).append(m)
-    excluded += "".join(f" Known failures: {', '.join(ms)}: {why}" for why, ms in by_failure.items())
+    paragraphs += [f"Known failures: {', '.join(ms)}: {why}" for why, ms in by_failure.items()]
     built = [m for m in builtin_methods() if m not in EXCLUDED]
     which = "every built-in method" if not pending else f"{len(methods)} of the {len(built)} built-in methods"
-    return (f"The baseline: {which} on the {SUITE} suite at tier {TIER}, dataset seeds 0–{SEEDS - 1}, "
+    head = (f"The baseline: {which} on the {SUITE} suite at tier {TIER}, dataset seeds 0–{SEEDS - 1}, "
             f"made by `make leaderboard` (for each method: `slt-bench run --method METHOD --suite {SUITE} --tier {TIER} "
             f"--seeds {SEEDS} --jobs J --store baseline.sqlite`). Wall time on the 2-core reference machine, which "
             f"other jobs shared at times (seconds per cell are indicative, gradient evaluations exact): "
-            f"{total / 3600:.1f} h in all ({', '.join(parts)}). {excluded}")
+            f"{total / 3600:.1f} h in all ({', '.join(parts)}).")
+    return "\n\n".join([head, *paragraphs])  # one paragraph each on the pages
 
 
 def pending_path(store: Path) -> Path:

@@ -47,6 +47,9 @@ def test_publish_then_restore_on_a_fresh_clone(work, tmp_path, monkeypatch):
     lb.publish(["sgld"], work, store, out)
     published = ResultStore(store, writable=False)
     assert {r["key"] for r in published.rows()} == sgld  # mala, computed in part, is not a baseline
+    index = (out / "index.html").read_text()
+    assert "<p>Not yet computed: " in index and "mala" in index.split("<p>Not yet computed: ")[1].split("</p>")[0]
+    assert "Known failures: mala" not in index  # a method the table does not hold has no paragraph
     # the traces kept are those of the cells the pages plot: one cell per task here (seed 0, or a failing one)
     kept = _traced(store)
     assert len(kept) == 2 and kept <= sgld
@@ -74,6 +77,9 @@ def test_publish_then_restore_on_a_fresh_clone(work, tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "site2" / "plots").glob("*traces.png")) == \
         sorted(p.name for p in (out / "plots").glob("*traces.png"))
     assert not lb.pending_path(tmp_path / "b2.sqlite").exists()  # nothing left in part
+    index = (tmp_path / "site2" / "index.html").read_text()
+    not_yet = index.split("<p>Not yet computed: ")[1].split("</p>")[0]  # the other built-in methods
+    assert "mala" not in not_yet and "<p>Known failures: mala: " in index  # a paragraph of its own
 
 
 def test_restore_keeps_what_the_working_store_already_has(work, tmp_path):

@@ -141,7 +141,8 @@ def _sources(board: list[dict[str, Any]], rows: Sequence[dict[str, Any]]) -> Non
 
 def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict[str, Any]], list[Any]],
                command: str = "", note: str = "") -> Path:
-    """Write the site for ``rows`` into ``out``; ``traces(row)`` returns a row's stored traces.
+    """Write the site for ``rows`` into ``out``; ``traces(row)`` returns a row's stored traces; ``note`` is
+    shown above the leaderboard, one paragraph per blank-line-separated part.
 
     Returns the index page's path.
     """
@@ -176,7 +177,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
                                         "λ̂ against λ, one panel per method (hollow: status not ok)")
     cost_plot = plots.error_against_cost(board, out / "plots" / "index-cost.svg",
                                          "error against cost, one point per leaderboard row")
-    body = [f"<p>{_e(note)}</p>" if note else "",
+    body = ["".join(f"<p>{_e(part)}</p>" for part in note.split("\n\n")) if note else "",
             f'<p class="rule"><strong>Ranking.</strong> {_e(RANKING_RULE)}</p>',
             "<h2>Leaderboard</h2>",
             _filters("leaderboard", {"tier": sorted({b["tier"] for b in board}),
