@@ -222,7 +222,7 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str, sampler: st
         verdict = "consistent (|z| ≤ 2)" if abs(z) <= 2 else f"differs: z = {z:+.1f}"
         if not (ess >= MIN_ESS and rhat <= MAX_RHAT):  # the SE itself rests on the ESS
             unreliable.add(task_id)
-            verdict = f"**not reliable**: chains not mixed (ESS < {MIN_ESS} or R-hat > {MAX_RHAT}); nominally {verdict}"
+            verdict = f"**not reliable**: not mixed (ESS < {MIN_ESS} or R-hat > {MAX_RHAT}); nominally {verdict}"
         elif any(r["status"] == IDENTITY_STATUS for r in mine):
             unreliable.add(task_id)
             verdict = f"**not reliable**: a cell fails the tempering identity; nominally {verdict}"
@@ -242,8 +242,10 @@ def table2_markdown(catalog: Catalog, store: ResultStore, tier: str, sampler: st
         text += (f"\n{len(unreliable)} of {len(TABLE2_TASKS)} networks have a posterior whose {name} draws are not to "
                  f"be trusted (min ESS of n L_n below {MIN_ESS}, R-hat above {MAX_RHAT}, or a cell that fails the "
                  "tempering identity): their λ̂ and SE are not to be trusted, whatever the z-score says. An R-hat well "
-                 "above 1 means the chains of one posterior sat in different regions and E_β[n L_n] was not "
-                 "estimated; longer runs (`--tier gold`) are the remedy we know of.\n")
+                 f"above 1 means the {'runs' if sampler == 'smc' else 'chains'} of one posterior sat in different "
+                 "regions and E_β[n L_n] was not estimated; "
+                 + ("more particles and moves (`--tier gold`: 4,000 particles × 20 moves per run) are the remedy we know "
+                    "of.\n" if sampler == "smc" else "longer runs (`--tier gold`) are the remedy we know of.\n"))
     return text, True
 
 
