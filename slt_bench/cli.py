@@ -156,9 +156,10 @@ def theory_mixture(kind: str) -> None:
 @click.option("--n", "n", type=int, default=None, help="Sample size (default: each task's n).")
 @click.option("--tier", type=click.Choice(["smoke", "standard", "gold"]), default="smoke", show_default=True,
               help="Budget tier of the method's preset: smoke (a pipeline check), standard, gold.")
-@click.option("--estimator", default="multi-beta", show_default=True, help="multi-beta, variance or local.")
+@click.option("--estimator", default="multi-beta", show_default=True,
+              help="multi-beta, variance, local, or local-multi-beta (the multi-β line through posteriors localised at w*).")
 @click.option("--gamma", type=float, default=None,
-              help="local estimator: the localisation strength γ (default 1); part of the cell key.")
+              help="local and local-multi-beta: the localisation strength γ (default 1); part of the cell key.")
 @click.option("--jobs", type=int, default=1, show_default=True,
               help="Worker processes on this machine (local executor, or the Dask LocalCluster's workers).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -202,8 +203,9 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
             raise SltBenchError(f"{', '.join(unused)} only apply with --metric generalisation")
     elif n is not None or estimator != "multi-beta" or gamma is not None:
         raise SltBenchError("--n, --estimator and --gamma do not apply with --metric generalisation (use --ns)")
-    if gamma is not None and estimator != "local":
-        raise SltBenchError("--gamma is the local estimator's localisation strength: it needs --estimator local")
+    if gamma is not None and estimator not in ("local", "local-multi-beta"):
+        raise SltBenchError("--gamma is the localisation strength of the local estimators: it needs --estimator local "
+                            "or local-multi-beta")
     catalog = load_catalog(catalogs)
     parsed = _parse_overrides(overrides)
     if metric == "generalisation":

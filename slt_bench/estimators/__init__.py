@@ -1,4 +1,5 @@
-"""λ estimators: multi-β regression, single-β variance, local learning coefficient."""
+"""λ estimators: multi-β regression, single-β variance, local learning coefficient, and the multi-β
+line through localised posteriors."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 from slt_bench.errors import SltBenchError, UnknownNameError
 from slt_bench.estimators.base import Estimate, Estimator, FiniteTarget, Posterior, beta0
 from slt_bench.estimators.local import Local
-from slt_bench.estimators.multi_beta import MultiBeta, line_fit
+from slt_bench.estimators.multi_beta import LocalMultiBeta, MultiBeta, line_fit
 from slt_bench.estimators.variance import Variance
 
-ESTIMATORS = {"multi-beta": MultiBeta, "variance": Variance, "local": Local}
+ESTIMATORS = {"multi-beta": MultiBeta, "variance": Variance, "local": Local, "local-multi-beta": LocalMultiBeta}
 
 
 def get_estimator(name: str, **options: Any) -> Estimator:
@@ -29,6 +30,7 @@ __all__ = [
     "Estimator",
     "FiniteTarget",
     "Local",
+    "LocalMultiBeta",
     "MultiBeta",
     "Posterior",
     "Variance",

@@ -88,10 +88,10 @@ def expand_grid(
     if len(tasks) * seeds > MAX_CELLS:
         raise SltBenchError(f"{len(tasks)} tasks × {seeds:,} seeds = {len(tasks) * seeds:,} cells; at most "
                             f"{MAX_CELLS:,} cells per run: use fewer seeds or tasks")
-    if estimator == "local":
+    if estimator in ("local", "local-multi-beta"):
         missing = [t.id for t in tasks if t.w_star is None]
         if missing:
-            raise SltBenchError(f"the local estimator needs a w* and these tasks have none: {', '.join(missing)}")
+            raise SltBenchError(f"the {estimator} estimator needs a w* and these tasks have none: {', '.join(missing)}")
     for task in tasks:
         _check_data(task, n or task.n)
     return [
