@@ -284,7 +284,7 @@ def _gamma_long_block(runs: list[dict]) -> str:
 
 def _gamma_quadrature_block(rows: list[dict]) -> str:
     text = ["| task | λ | m | n | γ | γ/(nβ) | γ²/(nβ) | local estimator, exact / λ | "
-            "slope through 5 localised posteriors, exact / λ |",
+            "local-multi-beta, exact / λ |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         text.append(f"| {r['task']} | {r['rlct']:g} | {r['m']} | {r['n']:,} | {r['gamma']:g} | "

@@ -95,7 +95,7 @@ class MultiBeta:
             if ref is None:
                 return None
             return certified_target(self._regress(posteriors, np.array([v["mean"] for v in ref]), ses)["slope"], ref)
-        moments = [exact_moments(task, data, p.beta) for p in posteriors]
+        moments = [exact_moments(task, data, p.beta, centre=p.centre, gamma=p.gamma) for p in posteriors]
         exact = np.array([m.mean for m in moments])
         return FiniteTarget.from_moments(self._regress(posteriors, exact, ses)["slope"], moments)
 
@@ -126,15 +126,3 @@ class LocalMultiBeta(MultiBeta):
                 f"task {task.id} has no w* (most singular true parameter); the local-multi-beta estimator needs one"
             )
         return [Posterior(float(b), tuple(task.w_star), self.gamma) for b in self.betas(data.n)]
-
-    def finite_n_target(self, task: Task, data: Dataset, posteriors: Sequence[Posterior],
-                        estimate: Estimate) -> FiniteTarget | None:
-        ses = np.asarray(estimate.fit.get("mc_ses")) if self.fit == "gls" else None
-        if task.n_params > MAX_PARAMS:
-            ref = reference_values(task, data, posteriors)
-            if ref is None:
-                return None
-            return certified_target(self._regress(posteriors, np.array([v["mean"] for v in ref]), ses)["slope"], ref)
-        moments = [exact_moments(task, data, p.beta, centre=p.centre, gamma=p.gamma) for p in posteriors]
-        exact = np.array([m.mean for m in moments])
-        return FiniteTarget.from_moments(self._regress(posteriors, exact, ses)["slope"], moments)
