@@ -4,7 +4,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run sweep     # the step-size sweep (about 45 min on 2 cores)
     python benchmarks/scale_study.py run gamma     # the localisation study on dls/d1k (about 8 min)
     python benchmarks/scale_study.py run trace     # one long sgld chain on a 2,647-parameter network (about 3 min)
-    python benchmarks/scale_study.py run gamma-long        # equilibrated runs on dls/d1k, γ = 1–30 (about 25 min)
+    python benchmarks/scale_study.py run gamma-long        # equilibrated runs on dls/d1k, γ = 1–30 (about 45 min)
     python benchmarks/scale_study.py run gamma-quadrature  # the exact finite-n local λ̂ against γ (about 5 min)
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
     python benchmarks/scale_study.py run line              # local-multi-beta on dls/d1k, 5 long runs (about 40 min)
@@ -46,7 +46,10 @@ GAMMA_LONG_RUNS = (("rmsprop-sgld", 1.0, 100_000, {}), ("rmsprop-sgld", 1.0, 200
                    ("rmsprop-sgld", 10.0, 200_000, {"step_fraction": 0.1}), ("sgld", 30.0, 200_000, {}),
                    ("sgld", 1.0, 200_000, {"batch_size": None}), ("sgld", 1.0, 1_600_000, {"batch_size": None, "thin": 400}),
                    ("sgld", 1.0, 3_200_000, {"batch_size": None, "thin": 800, "step_size": 9.5e-7}),
-                   ("sgld", 10.0, 400_000, {"batch_size": None, "thin": 100}))
+                   ("sgld", 10.0, 400_000, {"batch_size": None, "thin": 100}),
+                   ("sgld", 10.0, 400_000, {"thin": 100, "step_size": 9.5e-7}),
+                   ("sgld", 10.0, 800_000, {"thin": 200, "step_size": 4.75e-7}),
+                   ("sgld", 10.0, 800_000, {"batch_size": None, "thin": 200, "step_size": 9.5e-7}))
 # the local-multi-beta line on dls/d1k: (γ, steps, extras) for each of its 5 localised posteriors,
 # full-batch sgld at a fixed step; the first half of each run is discarded as burn-in
 LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
