@@ -190,6 +190,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
     """
     from tqdm import tqdm
 
+    from slt_bench.estimators import ESTIMATORS, localised
     from slt_bench.report import run_table
     from slt_bench.runner import execute, expand_generalisation, expand_grid
     from slt_bench.scoring import reported
@@ -203,9 +204,9 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
             raise SltBenchError(f"{', '.join(unused)} only apply with --metric generalisation")
     elif n is not None or estimator != "multi-beta" or gamma is not None:
         raise SltBenchError("--n, --estimator and --gamma do not apply with --metric generalisation (use --ns)")
-    if gamma is not None and estimator not in ("local", "local-multi-beta"):
-        raise SltBenchError("--gamma is the localisation strength of the local estimators: it needs --estimator local "
-                            "or local-multi-beta")
+    if gamma is not None and not localised(estimator):
+        names = " or ".join(name for name in ESTIMATORS if localised(name))
+        raise SltBenchError(f"--gamma is the localisation strength of the localised estimators: it needs --estimator {names}")
     catalog = load_catalog(catalogs)
     parsed = _parse_overrides(overrides)
     if metric == "generalisation":

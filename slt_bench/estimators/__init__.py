@@ -3,6 +3,7 @@ line through localised posteriors."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from slt_bench.errors import SltBenchError, UnknownNameError
@@ -12,6 +13,11 @@ from slt_bench.estimators.multi_beta import LocalMultiBeta, MultiBeta, line_fit
 from slt_bench.estimators.variance import Variance
 
 ESTIMATORS = {"multi-beta": MultiBeta, "variance": Variance, "local": Local, "local-multi-beta": LocalMultiBeta}
+
+
+def localised(name: str) -> bool:
+    """Whether the estimator of this name samples posteriors localised at w* (it takes a ``gamma``)."""
+    return name in ESTIMATORS and any(f.name == "gamma" for f in dataclasses.fields(ESTIMATORS[name]))
 
 
 def get_estimator(name: str, **options: Any) -> Estimator:
@@ -37,4 +43,5 @@ __all__ = [
     "beta0",
     "get_estimator",
     "line_fit",
+    "localised",
 ]

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any, Mapping, Sequence
 
 from slt_bench.errors import SltBenchError
-from slt_bench.estimators import get_estimator
+from slt_bench.estimators import get_estimator, localised
 from slt_bench.limits import (MAX_CELLS, MAX_DATA_BYTES, MAX_N, MAX_N_TEST, MAX_NS, MAX_SEEDS, MIN_N,
                               check_count)
 from slt_bench.methods import get_method, make_method
@@ -88,7 +88,7 @@ def expand_grid(
     if len(tasks) * seeds > MAX_CELLS:
         raise SltBenchError(f"{len(tasks)} tasks × {seeds:,} seeds = {len(tasks) * seeds:,} cells; at most "
                             f"{MAX_CELLS:,} cells per run: use fewer seeds or tasks")
-    if estimator in ("local", "local-multi-beta"):
+    if localised(estimator):
         missing = [t.id for t in tasks if t.w_star is None]
         if missing:
             raise SltBenchError(f"the {estimator} estimator needs a w* and these tasks have none: {', '.join(missing)}")
