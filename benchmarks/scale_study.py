@@ -7,12 +7,12 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run gamma-long        # equilibrated runs on dls/d1k, γ = 1–30 (about 45 min)
     python benchmarks/scale_study.py run gamma-quadrature  # the exact finite-n local λ̂ against γ (about 5 min)
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
-    python benchmarks/scale_study.py run line              # local-multi-beta on dls/d1k, 5 long runs (about 40 min)
+    python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
-from them). One dataset seed (0) per setting for the sampler studies, seeds 0–4 for the quadrature
-one; the local estimator at β = 1/log n. ``write`` replaces the text between each study's markers
+from them). One dataset seed (0) per setting for the sampler studies (the line: the seed given, 0 by
+default), seeds 0–4 for the quadrature one; the local estimator at β = 1/log n. ``write`` replaces the text between each study's markers
 (``<!-- scale-<name>:start -->`` … ``:end -->``) and leaves the rest of the page alone.
 """
 
@@ -107,16 +107,16 @@ def _quadrature_row(task, n: int, gamma: float, seeds: int = 5) -> dict:
             "slope_mean": float(np.mean(slope)), "slope_se": float(np.std(slope, ddof=1) / math.sqrt(seeds))}
 
 
-def _line_posterior(task, n: int, index: int, gamma: float, steps: int, extra: dict) -> dict:
-    """One of the local-multi-beta estimator's localised posteriors on dataset 0, sampled long: the mean
-    of n L_n over the second half of the run and its SE (sd/√ESS of that half)."""
+def _line_posterior(task, n: int, index: int, gamma: float, steps: int, extra: dict, dataset: int = 0) -> dict:
+    """One of the local-multi-beta estimator's localised posteriors on dataset seed ``dataset``, sampled
+    long: the mean of n L_n over the second half of the run and its SE (sd/√ESS of that half)."""
     from slt_bench.estimators import get_estimator
     from slt_bench.estimators.base import mean_and_se
     from slt_bench.methods import make_method
     from slt_bench.runner.outcome import posterior_status
     from slt_bench.target import Budget, TemperedTarget
 
-    data = task.dataset(n, 0)
+    data = task.dataset(n, dataset)
     post = get_estimator("local-multi-beta", gamma=gamma).posteriors(task, data)[index]
     hyper = {"chains": 4, "warmup": 1000, "steps": steps, "thin": steps // 4000, **extra}
     start = time.perf_counter()
@@ -124,7 +124,7 @@ def _line_posterior(task, n: int, index: int, gamma: float, steps: int, extra: d
                                               Budget(1e13), 0)
     mean, se = mean_and_se(draws.n_loss[:, draws.n_loss.shape[1] // 2:])
     at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
-    return {"i": index, "beta": post.beta, "gamma": gamma, "steps": steps, **extra, "mean_second_half": mean,
+    return {"dataset": dataset, "i": index, "beta": post.beta, "gamma": gamma, "steps": steps, **extra, "mean_second_half": mean,
             "se": se, "local_at_beta": post.beta * (mean - at_centre), "ess": draws.diagnostics.get("ess"),
             "rhat": draws.diagnostics.get("rhat"), "eps": draws.diagnostics.get("step_size"),
             "status": posterior_status(draws)[0], "seconds": time.perf_counter() - start}
@@ -151,7 +151,7 @@ def _heat_run(task, n: int, batch, eps: float) -> dict:
             "variance_ratio": (np.diag(np.cov(w.T)) / np.diag(cov)).tolist()}
 
 
-def run(name: str) -> None:
+def run(name: str, dataset: int = 0) -> None:
     from slt_bench.tasks import load_catalog
 
     STUDIES.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def run(name: str) -> None:
         task = load_catalog().get("dls/d1k")
         gamma, steps, extra = LINE_RUN
         for index in range(5):
-            out.write(json.dumps(_line_posterior(task, 100_000, index, gamma, steps, extra)) + "\n")
+            out.write(json.dumps(_line_posterior(task, 100_000, index, gamma, steps, extra, dataset)) + "\n")
             out.flush()
         return
     if name == "gamma-long":
@@ -308,19 +308,28 @@ def _line_block(rows: list[dict]) -> str:
     from slt_bench.estimators import line_fit
     from slt_bench.tasks import load_catalog
 
-    rows = sorted(rows, key=lambda r: r["beta"])
-    text = ["| β | ε | E_β[n L_n] − n L_n(w*), second half ± SE | local λ̂ at this β (β × that) | ESS | R-hat | status | CPU |",
-            "|---:|---:|---:|---:|---:|---:|---|---:|"]
-    at_centre = [r["mean_second_half"] - r["local_at_beta"] / r["beta"] for r in rows]
-    for r, c in zip(rows, at_centre):
-        text.append(f"| {r['beta']:.4f} | {r['eps']:.2g} | {r['mean_second_half'] - c:.1f} ± {r['se']:.1f} | "
+    lam = float(load_catalog().get("dls/d1k").rlct_value)
+    rows = sorted(rows, key=lambda r: (r.get("dataset", 0), r["beta"]))
+    text = ["| dataset | β | ε | E_β[n L_n] − n L_n(w*), second half ± SE | local λ̂ at this β (β × that) | ESS | R-hat | status | CPU |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for r in rows:
+        centred = r["local_at_beta"] / r["beta"]
+        text.append(f"| {r.get('dataset', 0)} | {r['beta']:.4f} | {r['eps']:.2g} | {centred:.1f} ± {r['se']:.1f} | "
                     f"{r['local_at_beta']:.1f} | {r['ess'] or 0:.0f} | {r['rhat'] or 0:.3f} | {r['status']} | "
                     f"{r['seconds'] / 60:.1f} min |")
-    betas = np.array([r["beta"] for r in rows])
-    fit = line_fit(1.0 / betas, np.array([r["mean_second_half"] for r in rows]), np.array([r["se"] for r in rows]))
-    lam = float(load_catalog().get("dls/d1k").rlct_value)
-    text += ["", f"Slope (GLS, the estimator's fit): **{fit['slope']:.1f} ± {fit['se']:.1f}**, "
-             f"{fit['slope'] / lam - 1:+.1%} against λ = {lam:g}; χ²/dof of the line {fit['chi2_dof']:.2f}."]
+    text += ["", "| dataset | slope (GLS, the estimator's fit) ± SE | against λ = " + f"{lam:g}" + " | χ²/dof of the line |",
+             "|---:|---:|---:|---:|"]
+    errors = []
+    for dataset in sorted({r.get("dataset", 0) for r in rows}):
+        own = [r for r in rows if r.get("dataset", 0) == dataset]
+        if len(own) < 5:
+            continue  # a line is drawn through all five posteriors or not at all
+        betas = np.array([r["beta"] for r in own])
+        fit = line_fit(1.0 / betas, np.array([r["mean_second_half"] for r in own]), np.array([r["se"] for r in own]))
+        errors.append(fit["slope"] / lam - 1)
+        text.append(f"| {dataset} | **{fit['slope']:.1f} ± {fit['se']:.1f}** | {errors[-1]:+.1%} | {fit['chi2_dof']:.2f} |")
+    if len(errors) > 1:
+        text += ["", f"Median |relative error| over the {len(errors)} dataset seeds: **{np.median(np.abs(errors)):.1%}**."]
     return "\n".join(text)
 
 
@@ -390,6 +399,8 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] == "line" and sys.argv[3].isdigit():
+        run("line", int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
     else:
