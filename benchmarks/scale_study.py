@@ -8,6 +8,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run gamma-quadrature  # the exact finite-n local λ̂ against γ (about 5 min)
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
+    python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (about 50 min)
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
@@ -53,6 +54,9 @@ GAMMA_LONG_RUNS = (("rmsprop-sgld", 1.0, 100_000, {}), ("rmsprop-sgld", 1.0, 200
 # the local-multi-beta line on dls/d1k: (γ, steps, extras) for each of its 5 localised posteriors,
 # full-batch sgld at a fixed step; the first half of each run is discarded as burn-in
 LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
+# the local estimator on dls/d10k (9,668 parameters, λ = 946): full-batch sgld at half the step rule's ε
+# there (7.7e-7 with 1,000 warm-up steps), run about 2.3 relaxation times 1/(εγ) like the line's runs
+D10K_RUN = {"chains": 4, "warmup": 1000, "steps": 6_000_000, "thin": 1500, "batch_size": None, "step_size": 3.9e-7}
 QUADRATURE_TASKS = ("regular/d2", "nc/k1-1-h1-0", "nc/k1-2", "nc/k1-1", "tanh/h1")
 QUADRATURE_NS = (1_000, 10_000, 100_000)
 QUADRATURE_GAMMAS = (0.01, 1.0, 10.0, 100.0)
@@ -61,13 +65,13 @@ TRACE_CATALOG = ('family = "deep_linear"\n[[tasks]]\nid = "dln/w21-34-25-19-32-r
                  'params = { widths = [21, 34, 25, 19, 32], r = 3 }\n')
 
 
-def _local_run(task, n, method, hyper, gamma=1.0, blocks=5):
+def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
     from slt_bench.estimators import get_estimator
     from slt_bench.methods import make_method
     from slt_bench.runner.outcome import posterior_status
     from slt_bench.target import Budget, TemperedTarget
 
-    data = task.dataset(n, 0)
+    data = task.dataset(n, dataset)
     est = get_estimator("local", gamma=gamma)
     posts = est.posteriors(task, data)
     p = posts[0]
@@ -77,7 +81,7 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5):
     finite = est.finite_n_target(task, data, posts, result)
     at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
     block_means = [p.beta * (b.mean() - at_centre) for b in np.array_split(draws.n_loss.mean(0), blocks)]
-    return {"task": task.id, "n": n, "method": method, "gamma": gamma, **hyper, "rlct": task.rlct_value,
+    return {"task": task.id, "n": n, "dataset": dataset, "method": method, "gamma": gamma, **hyper, "rlct": task.rlct_value,
             "finite": None if finite is None else finite.value, "rlct_hat": result.rlct_hat, "se": result.se,
             "eps": draws.diagnostics.get("step_size"), "ess": draws.diagnostics.get("ess"),
             "rhat": draws.diagnostics.get("rhat"), "status": posterior_status(draws)[0],
@@ -177,6 +181,11 @@ def run(name: str, dataset: int = 0) -> None:
         for index in range(5):
             out.write(json.dumps(_line_posterior(task, 100_000, index, gamma, steps, extra, dataset)) + "\n")
             out.flush()
+        return
+    if name == "d10k":
+        task = load_catalog().get("dls/d10k")
+        out.write(json.dumps(_local_run(task, 100_000, "sgld", dict(D10K_RUN), 1.0, blocks=20, dataset=dataset)) + "\n")
+        out.flush()
         return
     if name == "gamma-long":
         task = load_catalog().get("dls/d1k")
@@ -399,8 +408,8 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] == "line" and sys.argv[3].isdigit():
-        run("line", int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k") and sys.argv[3].isdigit():
+        run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
     else:
