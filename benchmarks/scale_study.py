@@ -7,6 +7,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run gamma-long        # equilibrated runs on dls/d1k, γ = 1–30 (about 45 min)
     python benchmarks/scale_study.py run gamma-quadrature  # the exact finite-n local λ̂ against γ (about 5 min)
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
+    python benchmarks/scale_study.py run noise             # the stored noise_heat against the measured excess on dls/d1k (about 20 min)
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
     python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (about 50 min)
     python benchmarks/scale_study.py write docs/scale.md
@@ -51,6 +52,12 @@ GAMMA_LONG_RUNS = (("rmsprop-sgld", 1.0, 100_000, {}), ("rmsprop-sgld", 1.0, 200
                    ("sgld", 10.0, 400_000, {"thin": 100, "step_size": 9.5e-7}),
                    ("sgld", 10.0, 800_000, {"thin": 200, "step_size": 4.75e-7}),
                    ("sgld", 10.0, 800_000, {"batch_size": None, "thin": 200, "step_size": 9.5e-7}))
+# the stored noise heat against the minibatch excess: the gamma-long study's three minibatch sgld runs at
+# γ = 10 again (the same seeds, so the same draws) with the heat recorded, and the full-batch run each is
+# measured against (the same ε where one was run; the halved step's 86.1 for ε/4, the full-batch
+# plateau moving by 0.3 between ε and ε/2)
+NOISE_RUNS = ((200_000, {"thin": 50}, 400_000, {}), (400_000, {"thin": 100, "step_size": 9.5e-7}, 800_000, {"step_size": 9.5e-7}),
+              (800_000, {"thin": 200, "step_size": 4.75e-7}, 800_000, {"step_size": 9.5e-7}))
 # the local-multi-beta line on dls/d1k: (γ, steps, extras) for each of its 5 localised posteriors,
 # full-batch sgld at a fixed step; the first half of each run is discarded as burn-in
 LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
@@ -85,6 +92,7 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
             "finite": None if finite is None else finite.value, "rlct_hat": result.rlct_hat, "se": result.se,
             "eps": draws.diagnostics.get("step_size"), "ess": draws.diagnostics.get("ess"),
             "rhat": draws.diagnostics.get("rhat"), "status": posterior_status(draws)[0],
+            "noise_heat": draws.diagnostics.get("noise_heat"),
             "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start}
 
 
@@ -186,6 +194,20 @@ def run(name: str, dataset: int = 0) -> None:
         task = load_catalog().get("dls/d10k")
         out.write(json.dumps(_local_run(task, 100_000, "sgld", dict(D10K_RUN), 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
+        return
+    if name == "noise":
+        task = load_catalog().get("dls/d1k")
+        long = _load("gamma-long")
+        for steps, extra, full_steps, full_extra in NOISE_RUNS:
+            hyper = {"chains": 4, "warmup": 1000, "steps": steps, "batch_size": 500, **extra}
+            record = _local_run(task, 100_000, "sgld", hyper, 10.0, blocks=20)
+            full = [r for r in long if r["method"] == "sgld" and r["gamma"] == 10.0 and r.get("batch_size", 500) is None
+                    and r["steps"] == full_steps and r.get("step_size") == full_extra.get("step_size")]
+            half = np.array(full[0]["blocks"][10:]) if full else None
+            record["full_batch"] = None if half is None else {"eps": full[0]["eps"], "plateau": float(half.mean()),
+                                                              "sd": float(half.std(ddof=1))}
+            out.write(json.dumps(record) + "\n")
+            out.flush()
         return
     if name == "gamma-long":
         task = load_catalog().get("dls/d1k")
@@ -313,6 +335,20 @@ def _heat_block(rows: list[dict]) -> str:
     return "\n".join(text)
 
 
+def _noise_block(rows: list[dict]) -> str:
+    text = ["| ε | minibatch 500: λ̂ over the second half | full batch: λ̂ over the second half (ε) | measured excess | "
+            "stored `noise_heat` (4 chains' last points) | heat / excess | status |",
+            "|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        half = np.array(r["blocks"][len(r["blocks"]) // 2:])
+        full = r["full_batch"]
+        excess = half.mean() - full["plateau"]
+        text.append(f"| {r['eps']:.2g} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | {full['plateau']:.1f} "
+                    f"(SD {full['sd']:.1f}, ε {full['eps']:.2g}) | {excess:.1f} | {r['noise_heat']:.1f} | "
+                    f"{r['noise_heat'] / excess:.2f} | {r['status']} |")
+    return "\n".join(text)
+
+
 def _line_block(rows: list[dict]) -> str:
     from slt_bench.estimators import line_fit
     from slt_bench.tasks import load_catalog
@@ -349,7 +385,7 @@ def write(path: str) -> None:
 
     blocks = {"trace": _trace_block, "sweep": _sweep_block, "gamma": _gamma_block,
               "gamma-long": _gamma_long_block, "gamma-quadrature": _gamma_quadrature_block,
-              "line": _line_block, "heat": _heat_block}
+              "line": _line_block, "heat": _heat_block, "noise": _noise_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):

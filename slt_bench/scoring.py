@@ -147,10 +147,20 @@ def identity_of(row: Mapping[str, Any]) -> list[dict[str, float]] | None:
                               [d.get("sd") for d in diags], [d.get("ess") for d in diags])
 
 
+def noise_heat_of(row: Mapping[str, Any]) -> float | None:
+    """The largest ``noise_heat`` a minibatch method stored for the cell's posteriors (the excess of
+    E[β n L_n] its gradient noise causes; for the local estimator, added to λ̂), or None without one."""
+    diags = row.get("diagnostics") or []
+    heats = [d["noise_heat"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
+             and isinstance(d.get("noise_heat"), (int, float)) and math.isfinite(d["noise_heat"])]
+    return max(heats) if heats else None
+
+
 def reported(rows: Any) -> list[dict[str, Any]]:
     """The rows as reports show them: an ``ok`` multi-β cell whose posteriors fail the tempering identity
     becomes ``inconsistent`` (``stored_status`` keeps ``ok``; the store is not changed), and every row
-    gains ``identity_z``, the largest |z| of its intervals (None without a check). Idempotent."""
+    gains ``identity_z``, the largest |z| of its intervals (None without a check), and ``noise_heat``
+    (:func:`noise_heat_of`). Idempotent."""
     out = []
     for row in rows:
         if "identity_z" in row:
@@ -159,6 +169,7 @@ def reported(rows: Any) -> list[dict[str, Any]]:
         row = dict(row)
         checks = identity_of(row)
         row["identity_z"] = max(abs(c["z"]) for c in checks) if checks else None
+        row["noise_heat"] = noise_heat_of(row)
         row["stored_status"] = row.get("status")
         if checks and row.get("status") == "ok":
             limit = identity_threshold(len(checks) + 1)

@@ -213,3 +213,16 @@ def test_the_commit_is_dirty_for_code_changes_only(tmp_path):
     assert commit_of(tmp_path) == clean + "+dirty"
     assert commit_of(tmp_path / "docs").endswith("+dirty")  # asked from inside the checkout: the same answer
     assert commit_of(tmp_path.parent / "nowhere") == "unknown"
+
+
+def test_minibatch_runs_show_their_noise_heat(run, tmp_path):
+    """A minibatch sgld cell carries the noise heat it stored (JSON and the table's column); a
+    full-batch cell has none, and the table then has no such column."""
+    common = ["run", "--method", "sgld", "--task", "regular/d2", "--n", "2000", "--estimator", "local",
+              "--tier", "smoke", "--store", str(tmp_path / "h.sqlite")]
+    (cell,) = json.loads(run(*common, "--set", "batch_size=100", "--json").out)
+    assert cell["noise_heat"] is not None and cell["noise_heat"] > 0
+    assert "noise heat" in run(*common, "--set", "batch_size=100").out
+    (full,) = json.loads(run(*common, "--json").out)
+    assert full["noise_heat"] is None
+    assert "noise heat" not in run(*common).out

@@ -14,7 +14,11 @@ or β. The engine:
 * records n L_n at each kept point *full batch* (from sufficient statistics for linear models, so at
   a cost independent of n), so the estimators see exact losses, not minibatch estimates;
 * charges the budget up front: chains × (warmup + steps) × b/n gradient evaluations for the
-  minibatch steps, plus one full-batch evaluation per kept point and chain.
+  minibatch steps, plus one full-batch evaluation per kept point and chain, plus (Langevin rules)
+  the :data:`NOISE_BATCHES` minibatch gradients per chain behind the stored ``noise_heat``;
+* stores ``noise_heat`` (Langevin rules: ``sgld``, ``rmsprop-sgld``): ε tr(P Σ_g)/8 at each chain's
+  last point, the first-order excess of E[β n L_n] that the minibatch gradient noise causes
+  (:func:`noise_heat`; zero with full-batch gradients).
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ class Rule:
     init: Callable[..., Any]
     step: Callable[[Any, Any, Any, Any, Any, Any], tuple[Any, Any]]
     keyed_init: bool = False
+    # the diagonal preconditioner P(aux) of a Langevin rule z += ε/2 P ∇̂ log p + √(εP) ξ (None: P = 1);
+    # a rule of another form (momentum, a filtered drift) sets langevin=False and gets no noise heat
+    metric: Callable[[Any], Any] | None = None
+    langevin: bool = True
 
 
 @lru_cache(maxsize=32)
@@ -84,9 +92,64 @@ def _compiled(rule: Rule, static: JaxStatic, full_static: JaxStatic, chains: int
             return carry, (nl, z if keep_params else None)
 
         carry, (nl, zs) = jax.lax.scan(keep, carry, None, length=steps // thin)
-        return nl.T, (jnp.swapaxes(zs, 0, 1) if keep_params else None)
+        return nl.T, (jnp.swapaxes(zs, 0, 1) if keep_params else None), carry[0], carry[1]
 
     return run
+
+
+NOISE_BATCHES = 32  # minibatch gradients per chain behind the noise heat (its trace to about ±25% or better)
+
+
+@lru_cache(maxsize=32)
+def _noise_variance(rule: Rule, static: JaxStatic, chains: int, batch: int):
+    """Compiled once per task shape: at each chain's point, the variance per coordinate (over
+    :data:`NOISE_BATCHES` minibatches, ddof 1) of the minibatch estimate of ∇ β n L_n, weighted by the
+    rule's preconditioner at that point."""
+    import jax
+    import jax.numpy as jnp
+
+    def one_chain(z, aux, key, args):
+        def gradient(k):
+            x, y = jax_minibatch(static, args, k, batch)
+            return jax.grad(lambda zi: jax_batch_tempered_loss(static, zi, args, x, y))(z).astype(jnp.float64)
+
+        keys = jax.random.split(key, NOISE_BATCHES)
+        shift = gradient(keys[0])  # sums of deviations from one of the gradients: no cancellation, and 0 if all agree
+
+        def add(acc, k):
+            d = gradient(k) - shift
+            return (acc[0] + d, acc[1] + d * d), None
+
+        zero = jnp.zeros(z.shape, jnp.float64)
+        (total, squares), _ = jax.lax.scan(add, (zero, zero), keys[1:])
+        var = (squares - total * total / NOISE_BATCHES) / (NOISE_BATCHES - 1)
+        weight = 1.0 if rule.metric is None else rule.metric(aux)
+        return (weight * var).sum()
+
+    @jax.jit
+    def trace(z, aux, key, args):
+        return jax.vmap(one_chain, in_axes=(0, 0, 0, None))(z, aux, jax.random.split(key, chains), args)
+
+    return trace
+
+
+def noise_heat(rule: Rule, target: TemperedTarget, z: Any, aux: Any, eps: float, batch: int, seed: int,
+               precision: str = "float64") -> np.ndarray:
+    """The minibatch gradient noise's heat at each chain's point: ε tr(P Σ_g) / 8, with Σ_g the
+    covariance of the minibatch estimate of ∇ β n L_n and P the rule's preconditioner.
+
+    For a Langevin step z += ε/2 P ∇̂ log p + √(εP) ξ the gradient noise adds ε²/4 P Σ_g P to the
+    injected εP per step; on a Gaussian target with Hessian H the stationary covariance then
+    solves PHS + SHP = 2P + ε/2 PΣ_gP to first order in ε, and the trace of that equation gives an
+    excess of E[β n L_n] of exactly ε tr(PΣ_g)/8, whatever H is: the amount by which the noise
+    inflates the local estimator's λ̂ (docs/scale.md measures it against runs). Costs
+    :data:`NOISE_BATCHES` minibatch gradients per chain (charged)."""
+    import jax
+
+    static, args = target.jax_batch_parts(precision)
+    fn = _noise_variance(rule, static, int(z.shape[0]), int(batch))
+    traces = fn(z, aux, jax.random.fold_in(jax.random.PRNGKey(int(seed)), 23), args)
+    return float(eps) / 8.0 * np.asarray(traces, dtype=np.float64)
 
 
 def batch_size_for(method: Any, target: TemperedTarget) -> int:
@@ -110,16 +173,23 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
     params = None
     with target.metered(budget):
         try:
-            target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept)
+            heat = rule.langevin and bool(getattr(method, "noise_heat", True))
+            noise_cost = chains * NOISE_BATCHES * batch / target.n if heat else 0.0
+            target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept + noise_cost)
             static, args = target.jax_batch_parts(getattr(method, "precision", "float64"))
             full_static, full_args = target.jax_parts()
             run = _compiled(rule, static, full_static, chains, method.warmup, kept * method.thin, method.thin, batch,
                             bool(method.keep_params))
             if z0 is None:
                 z0 = jnp.broadcast_to(jnp.asarray(target.initial_point()), (chains, target.dim))
-            nl, zs = run(jax.random.fold_in(jax.random.PRNGKey(int(seed)), 17), jnp.asarray(z0),
-                         jnp.asarray(float(eps)), args, full_args)
+            nl, zs, z_end, aux_end = run(jax.random.fold_in(jax.random.PRNGKey(int(seed)), 17), jnp.asarray(z0),
+                                         jnp.asarray(float(eps)), args, full_args)
             n_loss = np.asarray(nl)
+            if heat:
+                heats = noise_heat(rule, target, z_end, aux_end, eps, batch, seed, getattr(method, "precision", "float64"))
+                if np.isfinite(heats).all():
+                    diagnostics = {**diagnostics, "noise_heat": float(heats.mean()),
+                                   "noise_heat_chains": [float(h) for h in heats]}
             if method.keep_params and zs is not None:
                 params = target.constrain_numpy(np.asarray(zs))
         except BudgetExceeded as err:
@@ -266,6 +336,7 @@ class SGMCMCMethod:
     step_fraction: float = 0.01
     keep_params: bool = False
     precision: str = "float64"  # of minibatch likelihood gradients: "float32" halves their cost at scale
+    noise_heat: bool = True  # measure and store the gradient noise's heat at the end (Langevin rules)
 
     def __post_init__(self) -> None:
         check_run_settings(self, "step_size")

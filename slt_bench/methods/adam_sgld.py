@@ -41,7 +41,7 @@ def adam_rule(beta1: float, beta2: float, delta: float, noise_dtype: str = "floa
         noise = jax.random.normal(key, z.shape, noise_dtype)
         return z + 0.5 * eps * precond * drift + jnp.sqrt(eps * precond) * noise, (m, v, t)
 
-    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta}, {noise_dtype} noise)", init, step)
+    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta}, {noise_dtype} noise)", init, step, langevin=False)
 
 
 @dataclass(frozen=True)

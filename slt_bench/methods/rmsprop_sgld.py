@@ -37,7 +37,10 @@ def rmsprop_rule(alpha: float, delta: float, noise_dtype: str = "float64") -> Ru
         noise = jax.random.normal(key, z.shape, noise_dtype)
         return z + 0.5 * eps * precond * (grad_rest - beta_n * g) + jnp.sqrt(eps * precond) * noise, v
 
-    return Rule(f"rmsprop(α={alpha}, δ={delta}, {noise_dtype} noise)", init, step)
+    def metric(v):
+        return 1.0 / (jnp.sqrt(v) + delta)  # the preconditioner of the last step (for the noise heat)
+
+    return Rule(f"rmsprop(α={alpha}, δ={delta}, {noise_dtype} noise)", init, step, metric=metric)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def sghmc_rule(friction: float) -> Rule:
         # gradient it is given: the gradient at z (a one-step lag, as in SGHMC's usual Euler form)
         return solver(key, z, p, grad_rest - beta_n * g, eps)
 
-    return Rule(f"sghmc(friction={friction})", init, step)
+    return Rule(f"sghmc(friction={friction})", init, step, langevin=False)
 
 
 @dataclass(frozen=True)

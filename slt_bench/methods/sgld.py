@@ -10,7 +10,9 @@ with ξ_t ~ N(0, I) and the tempered log density of :class:`slt_bench.target.Tem
 (β explicit, prior untempered, optional localisation γ at w*). With ``batch_size`` the gradient
 is the unbiased minibatch estimate (rows of the dataset drawn with replacement, or points of a
 streamed dataset drawn from the task's seed: :mod:`slt_bench.methods._sgmcmc`); n L_n is recorded
-full batch at every kept draw either way.
+full batch at every kept draw either way. With minibatches the run also stores ``noise_heat``, the
+first-order excess of E[β n L_n] that the minibatch gradient noise causes
+(:func:`slt_bench.methods._sgmcmc.noise_heat`; ``noise_heat = false`` skips it).
 
 The default scheme is the Leimkuhler–Matthews discretisation: same cost per step as Euler, but its
 bias in configurational averages is O(ε²) rather than O(ε) (and zero on a Gaussian target). With
@@ -87,6 +89,7 @@ class SGLD:
     thin: int = 1
     keep_params: bool = False
     precision: str = "float64"  # of the minibatch likelihood gradients (with batch_size): or "float32"
+    noise_heat: bool = True  # with batch_size: measure and store the gradient noise's heat at the end
 
     name: ClassVar[str] = "sgld"
 
@@ -187,3 +190,7 @@ class _AfterWarmup:
     @property
     def precision(self) -> str:
         return self.sgld.precision
+
+    @property
+    def noise_heat(self) -> bool:
+        return bool(self.sgld.noise_heat)

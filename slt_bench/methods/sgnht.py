@@ -36,7 +36,7 @@ def sgnht_rule(diffusion: float) -> Rule:
         z, p, xi = sgnht(alpha=alpha)(key, z, p, xi, grad_rest - beta_n * g, eps)
         return z, (p, xi)
 
-    return Rule(f"sgnht(diffusion={diffusion})", init, step)
+    return Rule(f"sgnht(diffusion={diffusion})", init, step, langevin=False)
 
 
 @dataclass(frozen=True)

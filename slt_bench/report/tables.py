@@ -69,7 +69,8 @@ def _n_text(row: dict[str, Any]) -> str:
 
 def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """task, λ (target), λ̂ ± SE, relative errors (vs λ and vs the finite-n target), status (as
-    :func:`~slt_bench.scoring.reported` derives it), cost."""
+    :func:`~slt_bench.scoring.reported` derives it), cost; and, when a minibatch Langevin run stored
+    one, its noise heat (:func:`~slt_bench.scoring.noise_heat_of`)."""
     out = []
     for r in reported(rows):
         out.append({
@@ -80,8 +81,12 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "finite-n λ": _fmt(r["finite_target"]) + ("" if r.get("finite_status") in (None, *TRUSTED_TARGETS) else " (flagged)"),
             "rel err (finite-n)": _fmt(r["finite_rel_error"], "+.1%"),
             "status": r["status"], "grad evals": f"{r['grad_evals'] or 0:.3g}", "seconds": f"{r['wall_s'] or 0:.1f}",
+            "noise heat": _fmt(r.get("noise_heat"), ".3g"),
         })
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    if not frame.empty and (frame["noise heat"] == "–").all():
+        frame = frame.drop(columns="noise heat")  # no minibatch Langevin run among the rows
+    return frame
 
 
 def preset_label(row: dict[str, Any]) -> str:

@@ -35,6 +35,47 @@ def test_stationary_mean_and_variance_of_a_gaussian(catalog, method):
     assert_moments(draws.params, mean, cov)
 
 
+# (method, settings, allowance for the step's own bias): sgld's LM scheme is exact on a Gaussian; the
+# Euler step of rmsprop-sgld adds ε Σ h_i P_i / 8 to E[β n L_n] (h_i ≈ β n = 500 the curvature, P_i ≈ 3
+# its preconditioner at batch 10): 0.008 at ε = 2e-5, allowed as 0.01
+HEAT_CASES = [("sgld", {"step_size": 5e-5, "tamed": False, "scheme": "lm"}, 0.0),
+              ("rmsprop-sgld", {"step_size": 2e-5}, 0.01)]
+
+
+@pytest.mark.parametrize("method, settings, allowance", HEAT_CASES)
+def test_noise_heat_is_the_minibatch_excess_on_a_gaussian(catalog, method, settings, allowance):
+    """The stored ``noise_heat`` (ε tr(PΣ_g)/8, exact to first order in ε on a Gaussian) equals the
+    measured excess of E[β n L_n] over its closed form, with minibatches of 10 of 1000 points (an
+    excess of about 0.3, a third of a regular direction's ½). Tolerance: 3 × the combined SE of the
+    two (the run's sd/√ESS, and the sd of the 16 chains' heats / 4), plus the allowance above. A
+    heat off by a factor of 2 (ε/4 for ε/8, or a missing preconditioner) misses it by > 0.15."""
+    from slt_bench.estimators.base import mean_and_se
+    from tests.methods.gaussian import conjugate
+
+    task, data, beta, _, _ = gaussian_posterior(catalog)
+    exact, _ = conjugate(task, data, beta)
+    hyper = {"chains": 16, "warmup": 1000, "steps": 50000, "thin": 10, "batch_size": 10, **settings}
+    draws = make_method(method, hyper).sample(TemperedTarget(task, data, beta), Budget(1e9), 0)
+    assert draws.status == "ok", draws.reason
+    measured, se = mean_and_se(beta * draws.n_loss)
+    heats = np.asarray(draws.diagnostics["noise_heat_chains"])
+    assert draws.diagnostics["noise_heat"] == pytest.approx(heats.mean())
+    se_heat = heats.std(ddof=1) / math.sqrt(len(heats))
+    assert abs((measured - beta * exact) - heats.mean()) < 3 * math.hypot(se, se_heat) + allowance, (
+        measured - beta * exact, heats.mean(), se, se_heat)
+
+
+def test_noise_heat_is_zero_with_every_point_and_absent_for_momentum_rules(catalog):
+    """A streamed-free task at batch = n draws the whole dataset (no noise: heat exactly 0); sghmc's
+    momentum and adam-sgld's filtered drift are not of the Langevin form the heat is derived for."""
+    task, data, beta, _, _ = gaussian_posterior(catalog)
+    hyper = {"chains": 2, "warmup": 10, "steps": 100, "thin": 10, "batch_size": 1000, "step_size": 1e-5}
+    target = TemperedTarget(task, data, beta)
+    assert make_method("rmsprop-sgld", hyper).sample(target, Budget(1e9), 0).diagnostics["noise_heat"] == 0.0
+    for method in ("sghmc", "adam-sgld", "sgnht"):
+        assert "noise_heat" not in make_method(method, hyper).sample(target, Budget(1e9), 0).diagnostics
+
+
 @pytest.mark.parametrize("task_id, n", [("regular/d2", 1000), ("dls/d1k", 1000)])
 def test_minibatch_gradients_are_unbiased(catalog, task_id, n):
     """The mean of K minibatch estimates of ∇(β n L_n) at a fixed point is the full-batch gradient
