@@ -9,7 +9,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
     python benchmarks/scale_study.py run noise             # the stored noise_heat against the measured excess on dls/d1k (about 20 min)
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
-    python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (about 50 min)
+    python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (over 70 CPU-min)
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
@@ -335,6 +335,22 @@ def _heat_block(rows: list[dict]) -> str:
     return "\n".join(text)
 
 
+def _d10k_block(rows: list[dict]) -> str:
+    text = ["| dataset | ε | steps | λ̂ over the second half (SD of its 10 blocks) | against λ | λ̂ by twentieths of the run | "
+            "ESS | R-hat | status | CPU |",
+            "|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
+    errors = []
+    for r in sorted(rows, key=lambda r: r.get("dataset", 0)):
+        half = np.array(r["blocks"][len(r["blocks"]) // 2:])
+        errors.append(half.mean() / r["rlct"] - 1)
+        text.append(f"| {r.get('dataset', 0)} | {r['eps']:.2g} | {r['steps']:,} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | "
+                    f"{errors[-1]:+.1%} | {', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | "
+                    f"{r['rhat'] or 0:.3f} | {r['status']} | {r['seconds'] / 60:.0f} min |")
+    if len(errors) > 1:
+        text += ["", f"Median |relative error| over the {len(errors)} dataset seeds: **{np.median(np.abs(errors)):.1%}**."]
+    return "\n".join(text)
+
+
 def _noise_block(rows: list[dict]) -> str:
     text = ["| ε | minibatch 500: λ̂ over the second half | full batch: λ̂ over the second half (ε) | measured excess | "
             "stored `noise_heat` (4 chains' last points) | heat / excess | status |",
@@ -385,7 +401,8 @@ def write(path: str) -> None:
 
     blocks = {"trace": _trace_block, "sweep": _sweep_block, "gamma": _gamma_block,
               "gamma-long": _gamma_long_block, "gamma-quadrature": _gamma_quadrature_block,
-              "line": _line_block, "heat": _heat_block, "noise": _noise_block}
+              "line": _line_block, "heat": _heat_block, "noise": _noise_block,
+              "d10k": _d10k_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):
