@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,31 @@ def chain_diagnostics(n_loss: np.ndarray) -> dict[str, float]:
     else:
         out["ess"], out["rhat"] = float("nan"), float("nan")
     return out
+
+
+def drift_z(n_loss: np.ndarray) -> float:
+    """How far the mean of n L_n moved between the first and the second half of the run, in standard
+    errors: (second − first) / √(SE₁² + SE₂²), each SE the SD of that half over √(its multi-chain ESS)
+    (numpyro.diagnostics). R-hat compares chains, so a drift every chain shares (chains started at
+    the same point, still climbing) passes it; this does not. NaN when a half has fewer than 4 draws
+    per chain, is constant, or is not finite."""
+    from numpyro.diagnostics import effective_sample_size
+
+    arr = np.asarray(n_loss, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 8 or not np.all(np.isfinite(arr)):
+        return float("nan")
+    half = arr.shape[1] // 2
+    means, variances = [], []
+    for part in (arr[:, :half], arr[:, arr.shape[1] - half:]):
+        sd = float(part.std(ddof=1))
+        if not sd > 0:
+            return float("nan")
+        ess = float(effective_sample_size(part))
+        if not (ess > 0 and math.isfinite(ess)):
+            return float("nan")
+        means.append(float(part.mean()))
+        variances.append(sd * sd / ess)
+    return (means[1] - means[0]) / math.sqrt(variances[0] + variances[1])
 
 
 def numerical_status(n_loss: np.ndarray) -> tuple[str, str]:

@@ -126,6 +126,51 @@ def test_unmixed_chains_are_flagged_from_their_diagnostics():
     assert posterior_status(Draws(np.full((4, 50), 3.0), 1.0, 1.0))[0] == "unmixed"  # constant: no ESS
 
 
+def _ar1(rng, phi: float, chains: int, draws: int) -> np.ndarray:
+    """Stationary AR(1) chains with unit marginal variance: (chains, draws)."""
+    x = np.empty((chains, draws))
+    x[:, 0] = rng.standard_normal(chains)
+    noise = rng.standard_normal((chains, draws)) * math.sqrt(1 - phi * phi)
+    for t in range(1, draws):
+        x[:, t] = phi * x[:, t - 1] + noise[:, t]
+    return x
+
+
+def test_a_drift_every_chain_shares_is_unmixed_though_r_hat_and_ess_pass():
+    # was: four chains climbing together from w* were stored ok (R-hat compares chains, and they agree)
+    from slt_bench.draws import Draws, chain_diagnostics, drift_z
+    from slt_bench.runner.outcome import MAX_DRIFT_Z, MAX_RHAT, MIN_ESS, posterior_status, summarise
+
+    rng = np.random.default_rng(0)
+    still = _ar1(rng, 0.9, 4, 8000)
+    assert posterior_status(Draws(still, 1.0, 1.0)) == ("ok", "")
+    # A ramp of one SD over the run, the same in every chain. The halves' means differ by 0.5; each
+    # half's ESS is about 4 × 4000 × (1 − φ)/(1 + φ) = 842, so the combined SE is √(2/842) = 0.049 and
+    # z ≈ 10, ±1 from the noise: 6 SD beyond the limit of 4. R-hat and ESS pass (asserted).
+    climbing = still + np.linspace(0.0, 1.0, 8000)
+    found = chain_diagnostics(climbing)
+    assert found["rhat"] < MAX_RHAT and found["ess"] > MIN_ESS, found
+    status, reason = posterior_status(Draws(climbing, 1.0, 1.0))
+    assert status == "unmixed" and "drifts between the halves" in reason, reason
+    assert drift_z(climbing) > MAX_DRIFT_Z
+    assert summarise(Draws(climbing, 1.0, 1.0), status, 0)["drift_z"] == drift_z(climbing)
+
+
+def test_the_drift_z_of_stationary_chains_is_standard_normal():
+    # The flag's false-alarm rate rests on z being N(0, 1) under stationarity: over 300 replicates of
+    # 4 chains × 400 AR(1) draws the SD of z has an SE of 1/√600 = 0.04, so the band 1 ± 0.16 is 4 SE;
+    # the mean's SE is 1/√300 = 0.058 (band 0.23, 4 SE). Expected flags at |z| > 4: 300 × 6.3e-5 = 0.02,
+    # so one flag is already a 1-in-50 event and two would mean the calibration is off.
+    from slt_bench.draws import drift_z
+
+    rng = np.random.default_rng(1)
+    for phi in (0.0, 0.9):
+        zs = np.array([drift_z(_ar1(rng, phi, 4, 400)) for _ in range(300)])
+        assert abs(zs.mean()) < 0.23 and abs(zs.std() - 1.0) < 0.16, (phi, zs.mean(), zs.std())
+        assert (np.abs(zs) > 4.0).sum() <= 1
+    assert math.isnan(drift_z(np.ones((4, 100)))) and math.isnan(drift_z(np.zeros((4, 6))))
+
+
 def test_a_quadrature_grid_that_misses_the_posterior_is_flagged_not_scored(catalog):
     # was: prior_std = 1e300 stored a finite-n target of −3e−13 and a relative error of 3e14 %
     from dataclasses import replace
@@ -226,9 +271,11 @@ def _row(**kw):
 
 def test_leaderboard_never_pools_tiers_presets_sample_sizes_or_task_versions():
     rows = [_row(key="a"), _row(key="b", tier="smoke"), _row(key="c", preset_hash="p2"), _row(key="d", n=1000),
-            _row(key="e", task_version=2, task_hash="h2"), _row(key="f", task_hash="h3"), _row(key="g")]
+            _row(key="e", task_version=2, task_hash="h2"), _row(key="f", task_hash="h3"), _row(key="g"),
+            _row(key="h", scoring_version=2)]  # scored before the drift rule: its "ok" means less
     table = leaderboard(rows)
-    assert len(table) == 6 and sorted(table["cells"]) == [1, 1, 1, 1, 1, 2]
+    assert len(table) == 7 and sorted(table["cells"]) == [1, 1, 1, 1, 1, 1, 2]
+    assert any("(scoring v2)" in p for p in table["preset"])
 
 
 def test_leaderboard_works_without_any_finite_n_target_and_is_valid_markdown():

@@ -90,15 +90,22 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def preset_label(row: dict[str, Any]) -> str:
-    """The tier when the cell ran the tier's own preset, else tier* and the hash of its overrides."""
+    """The tier when the cell ran the tier's own preset, else tier* and the hash of its overrides; a cell
+    scored under an older :data:`~slt_bench.runner.SCORING_VERSION` says so (``standard (scoring v2)``),
+    so it never shares a leaderboard row with cells whose statuses mean something else."""
     from slt_bench.errors import SltBenchError
     from slt_bench.runner.presets import load_preset
+    from slt_bench.runner.spec import SCORING_VERSION
 
     try:
         stock = load_preset(row["method"], row["tier"]).hash
     except (SltBenchError, OSError, TypeError):
         stock = None
-    return row["tier"] if row["preset_hash"] == stock else f"{row['tier']}* {str(row['preset_hash'])[:6]}"
+    label = row["tier"] if row["preset_hash"] == stock else f"{row['tier']}* {str(row['preset_hash'])[:6]}"
+    version = row.get("scoring_version")
+    if version is not None and not pd.isna(version) and int(version) != SCORING_VERSION:
+        label += f" (scoring v{int(version)})"
+    return label
 
 
 def _variants(frame: pd.DataFrame) -> pd.Series:

@@ -18,7 +18,8 @@ import numpy as np
 # Bump when the meaning of a stored number changes (how λ̂, its SE, a status or a cost is computed).
 # 2: task-content keys, unmixed status, costs that count every gradient, split wall time,
 #    divergences over transitions, quadrature targets checked for convergence.
-SCORING_VERSION = 2
+# 3: a posterior whose n L_n drifts between the halves of its run (|z| > 4) is unmixed.
+SCORING_VERSION = 3
 METRICS = ("rlct", "generalisation")
 
 
