@@ -53,6 +53,15 @@ class Rule:
     langevin: bool = True
 
 
+def _minibatch_grad(static: JaxStatic, z: Any, args: Any, key: Any, batch: int) -> Any:
+    """∇ of the minibatch estimate of β n L_n at one chain's point, the minibatch drawn from ``key``:
+    the step's gradient and the one the noise heat takes the variance of."""
+    import jax
+
+    x, y = jax_minibatch(static, args, key, batch)
+    return jax.grad(lambda zi: jax_batch_tempered_loss(static, zi, args, x, y))(z)
+
+
 @lru_cache(maxsize=32)
 def _compiled(rule: Rule, static: JaxStatic, full_static: JaxStatic, chains: int, warmup: int, steps: int,
               thin: int, batch: int, keep_params: bool):
@@ -60,8 +69,7 @@ def _compiled(rule: Rule, static: JaxStatic, full_static: JaxStatic, chains: int
     import jax.numpy as jnp
 
     def one_chain_grad(z, args, key):
-        x, y = jax_minibatch(static, args, key, batch)
-        grad_loss = jax.grad(lambda zi: jax_batch_tempered_loss(static, zi, args, x, y))(z)
+        grad_loss = _minibatch_grad(static, z, args, key, batch)
         grad_rest = jax.grad(lambda zi: jax_rest_logdensity(static, zi, args))(z)
         return grad_rest, grad_loss / (args["beta"] * args["n"])
 
@@ -110,8 +118,7 @@ def _noise_variance(rule: Rule, static: JaxStatic, chains: int, batch: int):
 
     def one_chain(z, aux, key, args):
         def gradient(k):
-            x, y = jax_minibatch(static, args, k, batch)
-            return jax.grad(lambda zi: jax_batch_tempered_loss(static, zi, args, x, y))(z).astype(jnp.float64)
+            return _minibatch_grad(static, z, args, k, batch).astype(jnp.float64)
 
         keys = jax.random.split(key, NOISE_BATCHES)
         shift = gradient(keys[0])  # sums of deviations from one of the gradients: no cancellation, and 0 if all agree
