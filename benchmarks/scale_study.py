@@ -73,7 +73,9 @@ TRACE_CATALOG = ('family = "deep_linear"\n[[tasks]]\nid = "dln/w21-34-25-19-32-r
 
 
 def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
+    from slt_bench.draws import drift_z
     from slt_bench.estimators import get_estimator
+    from slt_bench.estimators.base import mean_and_se
     from slt_bench.methods import make_method
     from slt_bench.runner.outcome import posterior_status
     from slt_bench.target import Budget, TemperedTarget
@@ -88,12 +90,18 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
     finite = est.finite_n_target(task, data, posts, result)
     at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
     block_means = [p.beta * (b.mean() - at_centre) for b in np.array_split(draws.n_loss.mean(0), blocks)]
+    second = draws.n_loss[:, draws.n_loss.shape[1] // 2:]
+    mean, se = mean_and_se(second) if second.shape[1] >= 4 else (float("nan"), float("nan"))
     return {"task": task.id, "n": n, "dataset": dataset, "method": method, "gamma": gamma, **hyper, "rlct": task.rlct_value,
             "finite": None if finite is None else finite.value, "rlct_hat": result.rlct_hat, "se": result.se,
             "eps": draws.diagnostics.get("step_size"), "ess": draws.diagnostics.get("ess"),
             "rhat": draws.diagnostics.get("rhat"), "status": posterior_status(draws)[0],
             "noise_heat": draws.diagnostics.get("noise_heat"),
-            "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start}
+            "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start,
+            # the local estimate over the second half alone, its SE (sd/√ESS of that half) and the drift z
+            # within that half (the status rule's test applied to it)
+            "second_half": {"rlct_hat": p.beta * (mean - at_centre), "se": p.beta * se,
+                            "drift_z": drift_z(second)}}
 
 
 def _quadrature_row(task, n: int, gamma: float, seeds: int = 5) -> dict:
@@ -308,12 +316,20 @@ def _gamma_long_block(runs: list[dict]) -> str:
             "λ̂ by twentieths of the run | ESS | R-hat | status |",
             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in runs:
-        half = np.array(r["blocks"][len(r["blocks"]) // 2:])
+        half = _second_half_blocks(r)
         text.append(f"| {r['method']} | {_setting(r)} | {r['gamma']:g} | {r['steps']:,} | {r['eps']:.2g} | "
-                    f"{half.mean():.1f} (SD {half.std(ddof=1):.1f}) | {half.mean() / r['rlct']:.2f} | "
-                    f"{', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | "
-                    f"{r['rhat'] or 0:.3f} | {r['status']} |")
+                    f"{half.mean():.1f} (SD {half.std(ddof=1):.1f}) | {half.mean() / r['rlct']:.2f} | {_trail(r)} |")
     return "\n".join(text)
+
+
+def _second_half_blocks(r: dict) -> np.ndarray:
+    """A long run's block means of the local λ̂ over the second half of the run."""
+    return np.array(r["blocks"][len(r["blocks"]) // 2:])
+
+
+def _trail(r: dict) -> str:
+    """The block means over the whole run, then ESS, R-hat and status (table cells)."""
+    return f"{', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | {r['rhat'] or 0:.3f} | {r['status']}"
 
 
 def _gamma_quadrature_block(rows: list[dict]) -> str:
@@ -336,16 +352,18 @@ def _heat_block(rows: list[dict]) -> str:
 
 
 def _d10k_block(rows: list[dict]) -> str:
-    text = ["| dataset | ε | steps | λ̂ over the second half (SD of its 10 blocks) | against λ | λ̂ by twentieths of the run | "
-            "ESS | R-hat | status | CPU |",
-            "|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
+    text = ["| dataset | ε | steps | λ̂ over the second half ± SE (SD of its 10 blocks) | against λ | drift z in the second half | "
+            "λ̂ by twentieths of the run | ESS | R-hat | status (whole run) | CPU |",
+            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
     errors = []
     for r in sorted(rows, key=lambda r: r.get("dataset", 0)):
-        half = np.array(r["blocks"][len(r["blocks"]) // 2:])
+        half = _second_half_blocks(r)
+        second = r.get("second_half") or {}
+        se = f" ± {second['se']:.1f}" if second.get("se") is not None else ""
+        drift = f"{second['drift_z']:+.1f}" if second.get("drift_z") is not None else "–"
         errors.append(half.mean() / r["rlct"] - 1)
-        text.append(f"| {r.get('dataset', 0)} | {r['eps']:.2g} | {r['steps']:,} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | "
-                    f"{errors[-1]:+.1%} | {', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | "
-                    f"{r['rhat'] or 0:.3f} | {r['status']} | {r['seconds'] / 60:.0f} min |")
+        text.append(f"| {r.get('dataset', 0)} | {r['eps']:.2g} | {r['steps']:,} | {half.mean():.1f}{se} (SD {half.std(ddof=1):.1f}) | "
+                    f"{errors[-1]:+.1%} | {drift} | {_trail(r)} | {r['seconds'] / 60:.0f} min |")
     if len(errors) > 1:
         text += ["", f"Median |relative error| over the {len(errors)} dataset seeds: **{np.median(np.abs(errors)):.1%}**."]
     return "\n".join(text)
@@ -356,7 +374,7 @@ def _noise_block(rows: list[dict]) -> str:
             "stored `noise_heat` (4 chains' last points) | heat / excess | status |",
             "|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        half = np.array(r["blocks"][len(r["blocks"]) // 2:])
+        half = _second_half_blocks(r)
         full = r["full_batch"]
         excess = half.mean() - full["plateau"]
         text.append(f"| {r['eps']:.2g} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | {full['plateau']:.1f} "
