@@ -9,7 +9,9 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run heat              # minibatch heat against ε on regular/d2 (about 2 min)
     python benchmarks/scale_study.py run noise             # the stored noise_heat against the measured excess on dls/d1k (about 20 min)
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
-    python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (over 70 CPU-min)
+    python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (76 CPU-min)
+    python benchmarks/scale_study.py run d10k-coarse [DATASET]  # the same at twice the ε, half the steps (38 CPU-min)
+    python benchmarks/scale_study.py run d10k-eps 0|1     # the same at γ = 10, ε (0) or ε/2 (1): the discretisation (7 / 14 CPU-min)
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
@@ -21,6 +23,7 @@ default), seeds 0–4 for the quadrature one; the local estimator at β = 1/log 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -203,6 +206,21 @@ def run(name: str, dataset: int = 0) -> None:
         out.write(json.dumps(_local_run(task, 100_000, "sgld", dict(D10K_RUN), 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
         return
+    if name == "d10k-coarse":  # the d10k run at twice its ε (the rule's) and half its steps: with it, ε → 0
+        task = load_catalog().get("dls/d10k")
+        hyper = {**D10K_RUN, "step_size": 2 * D10K_RUN["step_size"], "steps": D10K_RUN["steps"] // 2,
+                 "thin": D10K_RUN["thin"] // 2}
+        out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
+        out.flush()
+        return
+    if name == "d10k-eps":  # the discretisation at γ = 10 (ten times faster relaxation): ε and ε/2, one per process
+        task = load_catalog().get("dls/d10k")
+        eps = D10K_RUN["step_size"] / (2 if dataset else 1)
+        steps = int(round(2.34 / (eps * 10.0), -5))
+        hyper = {**D10K_RUN, "step_size": eps, "steps": steps, "thin": steps // 4000}
+        out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 10.0, blocks=20)) + "\n")
+        out.flush()
+        return
     if name == "noise":
         task = load_catalog().get("dls/d1k")
         long = _load("gamma-long")
@@ -352,20 +370,35 @@ def _heat_block(rows: list[dict]) -> str:
 
 
 def _d10k_block(rows: list[dict]) -> str:
-    text = ["| dataset | ε | steps | λ̂ over the second half ± SE (SD of its 10 blocks) | against λ | drift z in the second half | "
+    """Every long run on dls/d10k (studies d10k, d10k-coarse, d10k-eps) and, per dataset with runs at ε
+    and 2ε at γ = 1, the first-order extrapolation to ε → 0."""
+    runs = rows + _load("d10k-coarse") + _load("d10k-eps")
+    text = ["| dataset | γ | ε | steps | λ̂ over the second half ± SE (SD of its 10 blocks) | against λ | drift z in the second half | "
             "λ̂ by twentieths of the run | ESS | R-hat | status (whole run) | CPU |",
-            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
-    errors = []
-    for r in sorted(rows, key=lambda r: r.get("dataset", 0)):
+            "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
+    plateaus: dict[tuple[int, float], dict[float, tuple[float, float]]] = {}
+    for r in sorted(runs, key=lambda r: (r["gamma"], r.get("dataset", 0), -r["eps"])):
         half = _second_half_blocks(r)
         second = r.get("second_half") or {}
         se = f" ± {second['se']:.1f}" if second.get("se") is not None else ""
         drift = f"{second['drift_z']:+.1f}" if second.get("drift_z") is not None else "–"
-        errors.append(half.mean() / r["rlct"] - 1)
-        text.append(f"| {r.get('dataset', 0)} | {r['eps']:.2g} | {r['steps']:,} | {half.mean():.1f}{se} (SD {half.std(ddof=1):.1f}) | "
-                    f"{errors[-1]:+.1%} | {drift} | {_trail(r)} | {r['seconds'] / 60:.0f} min |")
-    if len(errors) > 1:
-        text += ["", f"Median |relative error| over the {len(errors)} dataset seeds: **{np.median(np.abs(errors)):.1%}**."]
+        plateaus.setdefault((r.get("dataset", 0), r["gamma"]), {})[r["eps"]] = (half.mean(), half.std(ddof=1))
+        text.append(f"| {r.get('dataset', 0)} | {r['gamma']:g} | {r['eps']:.3g} | {r['steps']:,} | "
+                    f"{half.mean():.1f}{se} (SD {half.std(ddof=1):.1f}) | {half.mean() / r['rlct'] - 1:+.1%} | {drift} | "
+                    f"{_trail(r)} | {r['seconds'] / 60:.0f} min |")
+    lam = runs[0]["rlct"]
+    lines = []
+    for (dataset, gamma), by_eps in sorted(plateaus.items()):
+        if len(by_eps) != 2:
+            continue
+        (fine, (a, sa)), (coarse, (b, sb)) = sorted(by_eps.items())
+        if abs(coarse / fine - 2) > 1e-6:
+            continue
+        value, unc = 2 * a - b, math.sqrt(4 * sa * sa + sb * sb)
+        lines.append(f"| {dataset} | {gamma:g} | {a:.1f} | {b:.1f} | **{value:.1f} ± {unc:.1f}** | {value / lam - 1:+.1%} |")
+    if lines:
+        text += ["", "| dataset | γ | plateau at ε | at 2ε | 2 × (at ε) − (at 2ε): ε → 0, ± from the blocks' SD | against λ |",
+                 "|---:|---:|---:|---:|---:|---:|", *lines]
     return "\n".join(text)
 
 
@@ -479,7 +512,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-eps") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
