@@ -11,6 +11,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
     python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (76 CPU-min)
     python benchmarks/scale_study.py run d10k-coarse [DATASET]  # the same at twice the ε, half the steps (38 CPU-min)
+    python benchmarks/scale_study.py run d10k-4eps [DATASET]    # at four times the ε, a quarter of the steps (20 CPU-min)
     python benchmarks/scale_study.py run d10k-eps 0|1     # the same at γ = 10, ε (0) or ε/2 (1): the discretisation (7 / 14 CPU-min)
     python benchmarks/scale_study.py write docs/scale.md
 
@@ -213,6 +214,13 @@ def run(name: str, dataset: int = 0) -> None:
         out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
         return
+    if name == "d10k-4eps":  # four times the d10k run's ε, a quarter of its steps: the third point of the ε fit
+        task = load_catalog().get("dls/d10k")
+        hyper = {**D10K_RUN, "step_size": 4 * D10K_RUN["step_size"], "steps": D10K_RUN["steps"] // 4,
+                 "thin": D10K_RUN["thin"] // 4}
+        out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
+        out.flush()
+        return
     if name == "d10k-eps":  # the discretisation at γ = 10 (ten times faster relaxation): ε and ε/2, one per process
         task = load_catalog().get("dls/d10k")
         eps = D10K_RUN["step_size"] / (2 if dataset else 1)
@@ -370,9 +378,9 @@ def _heat_block(rows: list[dict]) -> str:
 
 
 def _d10k_block(rows: list[dict]) -> str:
-    """Every long run on dls/d10k (studies d10k, d10k-coarse, d10k-eps) and, per dataset with runs at ε
-    and 2ε at γ = 1, the first-order extrapolation to ε → 0."""
-    runs = rows + _load("d10k-coarse") + _load("d10k-eps")
+    """Every long run on dls/d10k (studies d10k, d10k-coarse, d10k-4eps, d10k-eps) and, per dataset and γ
+    with runs at ε and 2ε, the first-order extrapolation to ε → 0 (and the second-order one with 4ε)."""
+    runs = rows + _load("d10k-coarse") + _load("d10k-4eps") + _load("d10k-eps")
     text = ["| dataset | γ | ε | steps | λ̂ over the second half ± SE (SD of its 10 blocks) | against λ | drift z in the second half | "
             "λ̂ by twentieths of the run | ESS | R-hat | status (whole run) | CPU |",
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
@@ -389,16 +397,25 @@ def _d10k_block(rows: list[dict]) -> str:
     lam = runs[0]["rlct"]
     lines = []
     for (dataset, gamma), by_eps in sorted(plateaus.items()):
-        if len(by_eps) != 2:
-            continue
-        (fine, (a, sa)), (coarse, (b, sb)) = sorted(by_eps.items())
-        if abs(coarse / fine - 2) > 1e-6:
-            continue
-        value, unc = 2 * a - b, math.sqrt(4 * sa * sa + sb * sb)
-        lines.append(f"| {dataset} | {gamma:g} | {a:.1f} | {b:.1f} | **{value:.1f} ± {unc:.1f}** | {value / lam - 1:+.1%} |")
+        steps = sorted(by_eps.items())
+        if len(steps) < 2 or any(abs(c[0] / f[0] - 2) > 1e-6 for f, c in zip(steps, steps[1:])):
+            continue  # the fits below need steps ε, 2ε (and 4ε)
+        (a, sa), (b, sb) = steps[0][1], steps[1][1]
+        linear, linear_unc = 2 * a - b, math.sqrt(4 * sa * sa + sb * sb)
+        cells = [f"{a:.1f}", f"{b:.1f}", "–", f"{linear:.1f} ± {linear_unc:.1f} ({linear / lam - 1:+.1%})", "–"]
+        if len(steps) >= 3:
+            # f(ε) = f₀ + k₁ε + k₂ε² through ε, 2ε, 4ε: f₀ = (8 f(ε) − 6 f(2ε) + f(4ε)) / 3
+            c, sc = steps[2][1]
+            quad, quad_unc = (8 * a - 6 * b + c) / 3, math.sqrt(64 * sa * sa + 36 * sb * sb + sc * sc) / 3
+            cells[2], cells[4] = f"{c:.1f}", f"**{quad:.1f} ± {quad_unc:.1f}** ({quad / lam - 1:+.1%})"
+        else:
+            cells[3] = f"**{cells[3]}**"
+        lines.append(f"| {dataset} | {gamma:g} | " + " | ".join(cells) + " |")
     if lines:
-        text += ["", "| dataset | γ | plateau at ε | at 2ε | 2 × (at ε) − (at 2ε): ε → 0, ± from the blocks' SD | against λ |",
-                 "|---:|---:|---:|---:|---:|---:|", *lines]
+        text += ["", "| dataset | γ | plateau at ε | at 2ε | at 4ε | ε → 0, first order: 2 f(ε) − f(2ε) | "
+                 "ε → 0, second order: (8 f(ε) − 6 f(2ε) + f(4ε)) / 3 |",
+                 "|---:|---:|---:|---:|---:|---:|---:|", *lines,
+                 "", "± is propagated from the SD of each plateau's 10 blocks; the percentages are against λ."]
     return "\n".join(text)
 
 
@@ -512,7 +529,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-eps") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])

@@ -76,10 +76,16 @@ def chain_diagnostics(n_loss: np.ndarray) -> dict[str, float]:
 
 def drift_z(n_loss: np.ndarray) -> float:
     """How far the mean of n L_n moved between the first and the second half of the run, in standard
-    errors: (second − first) / √(SE₁² + SE₂²), each SE the SD of that half over √(its multi-chain ESS)
-    (numpyro.diagnostics). R-hat compares chains, so a drift every chain shares (chains started at
-    the same point, still climbing) passes it; this does not. NaN when a half has fewer than 4 draws
-    per chain, is constant, or is not finite."""
+    errors of the steadier half: (second − first) / (√2 · min(SE₁, SE₂)), each SE the SD of that half
+    over √(its multi-chain ESS) (numpyro.diagnostics).
+
+    R-hat compares chains, so a drift every chain shares (chains started at the same point, still
+    climbing) passes it; this does not. The smaller SE is the one to judge by: a climb (or a late jump)
+    inflates the SE of the half it is in, since its ESS collapses, and measured against that half's own
+    SE a climb over the first quarter of the run is hidden (scoring version 3 did this). Under
+    stationarity the halves have the same SE, so √2 · SE is the SE of the difference, and taking the
+    smaller of two noisy estimates widens the null distribution only slightly (tests/test_trust.py
+    measures it). NaN when a half has fewer than 4 draws per chain, is constant, or is not finite."""
     from numpyro.diagnostics import effective_sample_size
 
     arr = np.asarray(n_loss, dtype=np.float64)
@@ -96,7 +102,7 @@ def drift_z(n_loss: np.ndarray) -> float:
             return float("nan")
         means.append(float(part.mean()))
         variances.append(sd * sd / ess)
-    return (means[1] - means[0]) / math.sqrt(variances[0] + variances[1])
+    return (means[1] - means[0]) / math.sqrt(2.0 * min(variances))
 
 
 def numerical_status(n_loss: np.ndarray) -> tuple[str, str]:

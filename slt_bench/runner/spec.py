@@ -19,7 +19,9 @@ import numpy as np
 # 2: task-content keys, unmixed status, costs that count every gradient, split wall time,
 #    divergences over transitions, quadrature targets checked for convergence.
 # 3: a posterior whose n L_n drifts between the halves of its run (|z| > 4) is unmixed.
-SCORING_VERSION = 3
+# 4: that drift is measured in the steadier half's SE, and the limit is |z| > 5 (a climb confined to
+#    the first half of the run is caught).
+SCORING_VERSION = 4
 METRICS = ("rlct", "generalisation")
 
 
