@@ -82,6 +82,7 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
     from slt_bench.estimators.base import mean_and_se
     from slt_bench.methods import make_method
     from slt_bench.runner.outcome import posterior_status
+    from slt_bench.runner.spec import SCORING_VERSION
     from slt_bench.target import Budget, TemperedTarget
 
     data = task.dataset(n, dataset)
@@ -100,6 +101,7 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
             "finite": None if finite is None else finite.value, "rlct_hat": result.rlct_hat, "se": result.se,
             "eps": draws.diagnostics.get("step_size"), "ess": draws.diagnostics.get("ess"),
             "rhat": draws.diagnostics.get("rhat"), "status": posterior_status(draws)[0],
+            "drift_z": drift_z(draws.n_loss), "scoring_version": SCORING_VERSION,
             "noise_heat": draws.diagnostics.get("noise_heat"),
             "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start,
             # the local estimate over the second half alone, its SE (sd/√ESS of that half) and the drift z
@@ -202,22 +204,13 @@ def run(name: str, dataset: int = 0) -> None:
             out.write(json.dumps(_line_posterior(task, 100_000, index, gamma, steps, extra, dataset)) + "\n")
             out.flush()
         return
-    if name == "d10k":
+    # d10k: the long run at γ = 1; d10k-coarse and d10k-4eps: the same at 2ε and 4ε for 1/2 and 1/4 of
+    # its steps (the same number of relaxation times), the points of the fit to ε → 0
+    scale = {"d10k": 1, "d10k-coarse": 2, "d10k-4eps": 4}.get(name)
+    if scale:
         task = load_catalog().get("dls/d10k")
-        out.write(json.dumps(_local_run(task, 100_000, "sgld", dict(D10K_RUN), 1.0, blocks=20, dataset=dataset)) + "\n")
-        out.flush()
-        return
-    if name == "d10k-coarse":  # the d10k run at twice its ε (the rule's) and half its steps: with it, ε → 0
-        task = load_catalog().get("dls/d10k")
-        hyper = {**D10K_RUN, "step_size": 2 * D10K_RUN["step_size"], "steps": D10K_RUN["steps"] // 2,
-                 "thin": D10K_RUN["thin"] // 2}
-        out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
-        out.flush()
-        return
-    if name == "d10k-4eps":  # four times the d10k run's ε, a quarter of its steps: the third point of the ε fit
-        task = load_catalog().get("dls/d10k")
-        hyper = {**D10K_RUN, "step_size": 4 * D10K_RUN["step_size"], "steps": D10K_RUN["steps"] // 4,
-                 "thin": D10K_RUN["thin"] // 4}
+        hyper = {**D10K_RUN, "step_size": scale * D10K_RUN["step_size"], "steps": D10K_RUN["steps"] // scale,
+                 "thin": D10K_RUN["thin"] // scale}
         out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
         return
@@ -353,9 +346,12 @@ def _second_half_blocks(r: dict) -> np.ndarray:
     return np.array(r["blocks"][len(r["blocks"]) // 2:])
 
 
-def _trail(r: dict) -> str:
-    """The block means over the whole run, then ESS, R-hat and status (table cells)."""
-    return f"{', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | {r['rhat'] or 0:.3f} | {r['status']}"
+def _trail(r: dict, version: int | None = None) -> str:
+    """The block means over the whole run, then ESS, R-hat and status (table cells); with ``version``,
+    the status says the scoring version it was given under (``version`` for records that predate the
+    field)."""
+    status = r["status"] if version is None else f"{r['status']} (v{r.get('scoring_version', version)})"
+    return f"{', '.join(f'{v:.0f}' for v in r['blocks'])} | {r['ess'] or 0:.0f} | {r['rhat'] or 0:.3f} | {status}"
 
 
 def _gamma_quadrature_block(rows: list[dict]) -> str:
@@ -382,7 +378,7 @@ def _d10k_block(rows: list[dict]) -> str:
     with runs at ε and 2ε, the first-order extrapolation to ε → 0 (and the second-order one with 4ε)."""
     runs = rows + _load("d10k-coarse") + _load("d10k-4eps") + _load("d10k-eps")
     text = ["| dataset | γ | ε | steps | λ̂ over the second half ± SE (SD of its 10 blocks) | against λ | drift z in the second half | "
-            "λ̂ by twentieths of the run | ESS | R-hat | status (whole run) | CPU |",
+            "λ̂ by twentieths of the run | ESS | R-hat | status (whole run, scoring version) | CPU |",
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
     plateaus: dict[tuple[int, float], dict[float, tuple[float, float]]] = {}
     for r in sorted(runs, key=lambda r: (r["gamma"], r.get("dataset", 0), -r["eps"])):
@@ -393,7 +389,7 @@ def _d10k_block(rows: list[dict]) -> str:
         plateaus.setdefault((r.get("dataset", 0), r["gamma"]), {})[r["eps"]] = (half.mean(), half.std(ddof=1))
         text.append(f"| {r.get('dataset', 0)} | {r['gamma']:g} | {r['eps']:.3g} | {r['steps']:,} | "
                     f"{half.mean():.1f}{se} (SD {half.std(ddof=1):.1f}) | {half.mean() / r['rlct'] - 1:+.1%} | {drift} | "
-                    f"{_trail(r)} | {r['seconds'] / 60:.0f} min |")
+                    f"{_trail(r, 3)} | {r['seconds'] / 60:.0f} min |")
     lam = runs[0]["rlct"]
     lines = []
     for (dataset, gamma), by_eps in sorted(plateaus.items()):
