@@ -11,7 +11,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run line [DATASET]    # local-multi-beta on dls/d1k, 5 long runs (about 45 min per dataset seed)
     python benchmarks/scale_study.py run d10k [DATASET]    # the local estimator on dls/d10k, one long full-batch run (76 CPU-min)
     python benchmarks/scale_study.py run d10k-coarse [DATASET]  # the same at twice the ε, half the steps (38 CPU-min)
-    python benchmarks/scale_study.py run d10k-4eps [DATASET]    # at four times the ε, a quarter of the steps (20 CPU-min)
+    python benchmarks/scale_study.py run d10k-4eps [DATASET]    # at four times the ε, a quarter of the steps (about a quarter of d10k's time)
     python benchmarks/scale_study.py run d10k-eps 0|1     # the same at γ = 10, ε (0) or ε/2 (1): the discretisation (7 / 14 CPU-min)
     python benchmarks/scale_study.py write docs/scale.md
 

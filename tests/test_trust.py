@@ -163,8 +163,8 @@ def test_a_climb_confined_to_the_first_half_is_unmixed():
     # stored ok although its mean is pulled down by the climb (dls/d10k at γ = 1: 1067 over the whole
     # run against a plateau of 1104). Chains: AR(1), φ = 0.9, plus a shared −10 e^(−t/400) (10 SD).
     # The halves' means differ by 10 × 400/4000 = 1.0; the second half's ESS is about
-    # 4 × 4000 × 0.1/1.9 = 842, so its SE is 0.034 and z ≈ 1.0/(√2 × 0.034) ≈ 20, far beyond 4 for
-    # any noise of order one. The old statistic, with the first half's SE, is computed beside it to
+    # 4 × 4000 × 0.1/1.9 = 842, so its SE is 0.034 and z ≈ 1.0/(√2 × 0.034) ≈ 20, far beyond the limit
+    # of 5 (and the asserted 15) for any noise of order one. The old statistic, with the first half's SE, is computed beside it to
     # show that this is the case it missed (about 2.5, under the limit).
     from numpyro.diagnostics import effective_sample_size
 
@@ -188,12 +188,13 @@ def test_a_climb_confined_to_the_first_half_is_unmixed():
 def test_the_drift_z_of_stationary_chains_matches_its_measured_null():
     # The flag's false-alarm rate rests on z's null distribution. z divides by the smaller of two noisy
     # SE estimates, so it is not exactly N(0, 1); its SD was measured on large runs of the same chains
-    # (`python benchmarks/drift_check.py null`, other seeds): 1.024 over 20,000 replicates at φ = 0
-    # (4 × 400 draws) and 1.12 over 40,000 at φ = 0.9 (4 × 600 draws, whole-run ESS around the rule's
-    # 100). Over 300 replicates the SD of that SD is 0.037 and 0.052 (from 66 and 133 disjoint blocks
-    # of 300 of those runs) and the mean's SE is SD/√300 = 0.059 and 0.065: the bands are 4 of each.
-    # At the limit of 5 the large runs had 0 and 1 flags (rate ≤ 1e-4), so 300 × 1e-4 = 0.03 flags are
-    # expected here and two would mean the calibration is off.
+    # (`python benchmarks/drift_check.py null 0 400 20000 12` and `… null`, other seeds than here): 1.024
+    # over 20,000 replicates at φ = 0 (4 × 400 draws) and 1.12 over 40,000 at φ = 0.9 (4 × 600 draws,
+    # whole-run ESS around the rule's 100). Over 300 replicates the SD of that SD is 0.037 and 0.052
+    # (from 66 and 133 disjoint blocks of 300 of those runs) and the mean's SE is SD/√300 = 0.059 and
+    # 0.065: the bands are 4 of each. Above the limit of 5 the large runs had 0 of 20,000 and 5 of
+    # 40,000 (all replicates, as here), so about 0.04 flags are expected in each 300 and two would mean
+    # the calibration is off (probability about 7e-4).
     from slt_bench.draws import drift_z
     from slt_bench.runner.outcome import MAX_DRIFT_Z
 
