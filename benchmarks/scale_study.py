@@ -13,6 +13,9 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run d10k-coarse [DATASET]  # the same at twice the ε, half the steps (38 CPU-min)
     python benchmarks/scale_study.py run d10k-4eps [DATASET]    # at four times the ε, a quarter of the steps (about a quarter of d10k's time)
     python benchmarks/scale_study.py run d10k-eps 0|1     # the same at γ = 10, ε (0) or ε/2 (1): the discretisation (7 / 14 CPU-min)
+    python benchmarks/scale_study.py run end 0|1|2|3  # the MALA acceptance where the chains end: dls/d10k at 4ε, 2ε, dls/d1k, dls/d10k at ε
+    python benchmarks/scale_study.py run end-start        # the same acceptances at w*, where the chains start (1 min)
+    SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run mala-from-end 0|1|2|3  # MALA from the end points `run end` saved in DIR
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,6 +72,11 @@ LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
 # the local estimator on dls/d10k (9,668 parameters, λ = 946): full-batch sgld at half the step rule's ε
 # there (7.7e-7 with 1,000 warm-up steps), run about 2.3 relaxation times 1/(εγ) like the line's runs
 D10K_RUN = {"chains": 4, "warmup": 1000, "steps": 6_000_000, "thin": 1500, "batch_size": None, "step_size": 3.9e-7}
+# where the chains end, the step rule's criterion again (the MALA acceptance of ε, of 2ε and 4ε): full-batch
+# sgld from w*, γ = 1, dataset 0, run past the point where the plateau begins (a quarter of the d10k runs'
+# lengths at each ε, the line's first half on dls/d1k); (task, n, ε, steps)
+END_RUNS = (("dls/d10k", 100_000, 4 * 3.9e-7, 600_000), ("dls/d10k", 100_000, 2 * 3.9e-7, 1_200_000),
+            ("dls/d1k", 100_000, 9.5e-7, 1_200_000), ("dls/d10k", 100_000, 3.9e-7, 2_400_000))
 QUADRATURE_TASKS = ("regular/d2", "nc/k1-1-h1-0", "nc/k1-2", "nc/k1-1", "tanh/h1")
 QUADRATURE_NS = (1_000, 10_000, 100_000)
 QUADRATURE_GAMMAS = (0.01, 1.0, 10.0, 100.0)
@@ -107,7 +116,89 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
             # the local estimate over the second half alone, its SE (sd/√ESS of that half) and the drift z
             # within that half (the status rule's test applied to it)
             "second_half": {"rlct_hat": p.beta * (mean - at_centre), "se": p.beta * se,
-                            "drift_z": drift_z(second)}}
+                            "drift_z": drift_z(second)}, **({"draws": draws} if hyper.get("keep_params") else {})}
+
+
+def _end_run(task, n: int, eps: float, steps: int) -> dict:
+    """A full-batch sgld run (the local estimator's posterior, γ = 1, dataset 0) at a fixed ε, and at its
+    last points the MALA acceptance of ε, 2ε and 4ε (``end_acceptance``; at ε it is the run's own stored
+    ``end_accept``)."""
+    import jax
+
+    from slt_bench.estimators import get_estimator
+    from slt_bench.methods._sgld_jax import end_acceptance
+    from slt_bench.target import TemperedTarget
+
+    hyper = {"chains": 4, "warmup": 1000, "steps": steps, "thin": steps // 4000, "batch_size": None, "step_size": eps,
+             "keep_params": True, "end_accept": True}
+    record = _local_run(task, n, "sgld", hyper, 1.0, blocks=20)
+    draws = record.pop("draws")
+    data = task.dataset(n, 0)
+    post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
+    target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+    z_end = draws.params[:, -1]
+    if os.environ.get("SCALE_STUDY_SAVE"):  # the end points, to start other samplers from (not committed)
+        np.save(Path(os.environ["SCALE_STUDY_SAVE"]) / f"end-{task.id.replace('/', '-')}-{eps:.3g}.npy", z_end)
+    record["end_accept"] = draws.diagnostics.get("end_accept")
+    record["accept_at"] = {f"{k}": end_acceptance(target, z_end, k * eps, True, jax.random.PRNGKey(k), 64)["end_accept"]
+                           for k in (1, 2, 4)}
+    record.pop("keep_params", None)
+    return record
+
+
+def _mala_from_end(task, n: int, eps: float, steps: int, path: Path) -> dict:
+    """MALA (numpyro HMC, one leapfrog step of √ε, identity mass, no adaptation: the Metropolis-adjusted
+    version of sgld's Euler step at ε) from the end points of an :func:`_end_run` saved at ``path``, one
+    chain per point: the unadjusted chains' excess is what the adjusted chains shed. λ̂ (the local
+    estimator's β(n L_n − n L_n(w*))) by twentieths of the run, and the acceptance."""
+    import jax
+    import jax.numpy as jnp
+
+    from slt_bench.estimators import get_estimator
+    from slt_bench.methods._numpyro import _compiled
+    from slt_bench.target import TemperedTarget
+
+    data = task.dataset(n, 0)
+    post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
+    target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+    static, args = target.jax_parts()
+    options = {"num_steps": 1, "trajectory_length": None, "step_size": math.sqrt(eps), "adapt_step_size": False,
+               "adapt_mass_matrix": False}
+    thin = steps // 400
+    warm, draw = _compiled(static, "HMC", tuple(sorted(options.items())), 0, 400, thin)
+    at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
+    starts = np.load(path)
+    start = time.perf_counter()
+    losses, accepts = [], []
+    for c, z0 in enumerate(starts):
+        state, _ = warm(jax.random.PRNGKey(c), jnp.asarray(z0), args)
+        state, nl, _, _, _, acc = draw(state, args)
+        losses.append(np.asarray(nl))
+        accepts.append(float(acc))
+    n_loss = np.stack(losses)
+    first = post.beta * (float(np.mean([task.n_loss_numpy(np.asarray(z), data) for z in starts])) - at_centre)
+    return {"task": task.id, "n": n, "eps": eps, "steps": steps, "chains": len(starts), "rlct": task.rlct_value,
+            "start_local": first, "accept": float(np.mean(accepts)),
+            "blocks": [round(float(post.beta * (b.mean() - at_centre)), 2) for b in np.array_split(n_loss.mean(0), 20)],
+            "seconds": time.perf_counter() - start}
+
+
+def _start_acceptance(task, n: int, eps: float) -> dict:
+    """The same acceptances as :func:`_end_run`'s, at w* itself (4 chains there), where the rule tunes ε."""
+    import jax
+    import numpy as onp
+
+    from slt_bench.estimators import get_estimator
+    from slt_bench.methods._sgld_jax import end_acceptance
+    from slt_bench.target import TemperedTarget
+
+    data = task.dataset(n, 0)
+    post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
+    target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+    z = onp.broadcast_to(onp.asarray(target.initial_point()), (4, target.dim))
+    return {"task": task.id, "n": n, "eps": eps,
+            "accept_at": {f"{k}": end_acceptance(target, z, k * eps, True, jax.random.PRNGKey(k), 64)["end_accept"]
+                          for k in (1, 2, 4)}}
 
 
 def _quadrature_row(task, n: int, gamma: float, seeds: int = 5) -> dict:
@@ -213,6 +304,23 @@ def run(name: str, dataset: int = 0) -> None:
                  "thin": D10K_RUN["thin"] // scale}
         out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
+        return
+    if name == "end":  # one of END_RUNS (the index in the DATASET place), one per process
+        task_id, n, eps, steps = END_RUNS[dataset]
+        out.write(json.dumps(_end_run(load_catalog().get(task_id), n, eps, steps)) + "\n")
+        out.flush()
+        return
+    if name == "mala-from-end":  # MALA from the saved end points of END_RUNS[DATASET] (SCALE_STUDY_SAVE)
+        task_id, n, eps, _ = END_RUNS[dataset]
+        path = Path(os.environ["SCALE_STUDY_SAVE"]) / f"end-{task_id.replace('/', '-')}-{eps:.3g}.npy"
+        out.write(json.dumps(_mala_from_end(load_catalog().get(task_id), n, eps, 200_000, path)) + "\n")
+        out.flush()
+        return
+    if name == "end-start":  # the acceptances of END_RUNS at w*, where the chains start (seconds)
+        catalog = load_catalog()
+        for task_id, n, eps, _ in END_RUNS:
+            out.write(json.dumps(_start_acceptance(catalog.get(task_id), n, eps)) + "\n")
+            out.flush()
         return
     if name == "d10k-eps":  # the discretisation at γ = 10 (ten times faster relaxation): ε and ε/2, one per process
         task = load_catalog().get("dls/d10k")
@@ -415,6 +523,29 @@ def _d10k_block(rows: list[dict]) -> str:
     return "\n".join(text)
 
 
+def _end_block(rows: list[dict]) -> str:
+    """The MALA acceptance of ε, 2ε and 4ε at w* and where each run's chains ended, beside the run's λ̂
+    over its last quarter and the plateau of the long run at the same ε (the d10k study, dls/d10k)."""
+    start = {(r["task"], r["eps"]): r["accept_at"] for r in _load("end-start")}
+    long = {r["eps"]: _second_half_blocks(r).mean() for r in _load("d10k") + _load("d10k-coarse") + _load("d10k-4eps")
+            if r["gamma"] == 1.0 and r.get("dataset", 0) == 0}
+    text = ["| task | λ | ε | steps | λ̂ over the last quarter | long run's plateau at this ε | "
+            "acceptance of ε, 2ε, 4ε at w* | the same where the chains ended | stored `end_accept` | CPU |",
+            "|---|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["task"], -r["eps"])):
+        quarter = float(np.mean(r["blocks"][15:]))
+        plateau = next((v for e, v in long.items() if r["task"] == "dls/d10k" and abs(e / r["eps"] - 1) < 1e-6), None)
+        at_start = start.get((r["task"], r["eps"]))
+
+        def accepts(a):
+            return "–" if a is None else ", ".join(f"{a[k]:.3f}" for k in ("1", "2", "4"))
+
+        text.append(f"| {r['task']} | {r['rlct']:g} | {r['eps']:.3g} | {r['steps']:,} | {quarter:.1f} | "
+                    f"{'–' if plateau is None else f'{plateau:.1f}'} | {accepts(at_start)} | {accepts(r['accept_at'])} | "
+                    f"{r['end_accept']:.3f} | {r['seconds'] / 60:.0f} min |")
+    return "\n".join(text)
+
+
 def _noise_block(rows: list[dict]) -> str:
     text = ["| ε | minibatch 500: λ̂ over the second half | full batch: λ̂ over the second half (ε) | measured excess | "
             "stored `noise_heat` (4 chains' last points) | heat / excess | status |",
@@ -466,7 +597,7 @@ def write(path: str) -> None:
     blocks = {"trace": _trace_block, "sweep": _sweep_block, "gamma": _gamma_block,
               "gamma-long": _gamma_long_block, "gamma-quadrature": _gamma_quadrature_block,
               "line": _line_block, "heat": _heat_block, "noise": _noise_block,
-              "d10k": _d10k_block}
+              "d10k": _d10k_block, "end": _end_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):
@@ -525,7 +656,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "mala-from-end") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])

@@ -170,6 +170,9 @@ def theory_mixture(kind: str) -> None:
 @click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a preset hyperparameter, VALUE in TOML syntax (repeatable), e.g. --set target_accept=0.99.")
+@click.option("--budget", type=float, default=None, metavar="GRADIENTS",
+              help="Gradient evaluations per tempered posterior in place of the tier's (a run past it stops as "
+                   "budget_exceeded), e.g. for a longer --set warmup; like --set, part of the preset hash.")
 @click.option("--force", is_flag=True, help="Recompute cells already in the store (the new row is appended; "
                                             "the old one is kept as history).")
 @click.option("--dry-run", "dry_run", is_flag=True, help="Validate everything and print the grid; compute and store nothing.")
@@ -182,7 +185,7 @@ def theory_mixture(kind: str) -> None:
               help="generalisation: infer over all weights, or the last layer(s) with earlier ones frozen at the MAP.")
 @click.option("--intercept", is_flag=True, help="generalisation: fit G = c + λ/n (a truth outside the model).")
 def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, scheduler, catalogs, store_path,
-        overrides, force, dry_run, as_json, metric, ns, n_test, scheme, intercept) -> None:
+        overrides, budget, force, dry_run, as_json, metric, ns, n_test, scheme, intercept) -> None:
     """Run a method over tasks × seeds, store every cell, print λ̂ against λ.
 
     With --metric generalisation, each task is one cell: the method's predictive at β = 1 over the
@@ -212,10 +215,10 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
     if metric == "generalisation":
         grid = _int_list(ns, "--ns") if ns is not None else None
         cells = expand_generalisation(catalog, method, tasks, suite, seeds, grid, n_test, tier, scheme, intercept,
-                                      catalogs, parsed)
+                                      catalogs, parsed, budget=budget)
     else:
         cells = expand_grid(catalog, method, tasks, suite, seeds, n, tier, estimator, catalogs, parsed,
-                            {"gamma": gamma} if gamma is not None else None)
+                            {"gamma": gamma} if gamma is not None else None, budget=budget)
     runner = make_executor(executor, jobs, scheduler)
     path = store_path or DEFAULT_PATH
     if dry_run:
@@ -237,7 +240,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
         fields = ("task", "family", "method", "tier", "preset_hash", "seed", "n", "metric", "estimator", "rlct",
                   "rlct_value", "multiplicity", "rlct_hat", "se", "rel_error", "z", "finite_target", "finite_status",
                   "finite_rel_error", "finite_z", "status", "stored_status", "identity_z", "reason", "grad_evals",
-                  "sample_s", "score_s", "wall_s", "target_note", "options", "noise_heat")
+                  "sample_s", "score_s", "wall_s", "target_note", "options", "noise_heat", "end_accept")
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return
     click.echo(run_table(rows).to_string(index=False))

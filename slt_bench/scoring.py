@@ -156,11 +156,21 @@ def noise_heat_of(row: Mapping[str, Any]) -> float | None:
     return max(heats) if heats else None
 
 
+def end_accept_of(row: Mapping[str, Any]) -> float | None:
+    """The smallest ``end_accept`` ``sgld`` stored for the cell's posteriors (its step rule's MALA
+    acceptance of ε re-evaluated where the chains ended; the rule tuned it to ``target_accept`` at the
+    start), or None without one."""
+    diags = row.get("diagnostics") or []
+    values = [d["end_accept"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
+              and isinstance(d.get("end_accept"), (int, float)) and math.isfinite(d["end_accept"])]
+    return min(values) if values else None
+
+
 def reported(rows: Any) -> list[dict[str, Any]]:
     """The rows as reports show them: an ``ok`` multi-β cell whose posteriors fail the tempering identity
     becomes ``inconsistent`` (``stored_status`` keeps ``ok``; the store is not changed), and every row
-    gains ``identity_z``, the largest |z| of its intervals (None without a check), and ``noise_heat``
-    (:func:`noise_heat_of`). Idempotent."""
+    gains ``identity_z``, the largest |z| of its intervals (None without a check), ``noise_heat``
+    (:func:`noise_heat_of`) and ``end_accept`` (:func:`end_accept_of`). Idempotent."""
     out = []
     for row in rows:
         if "identity_z" in row:
@@ -170,6 +180,7 @@ def reported(rows: Any) -> list[dict[str, Any]]:
         checks = identity_of(row)
         row["identity_z"] = max(abs(c["z"]) for c in checks) if checks else None
         row["noise_heat"] = noise_heat_of(row)
+        row["end_accept"] = end_accept_of(row)
         row["stored_status"] = row.get("status")
         if checks and row.get("status") == "ok":
             limit = identity_threshold(len(checks) + 1)

@@ -118,6 +118,10 @@ OPTION_PROBES = [
     ("--set unknown key", ["--set", "temperature=1"], "unknown hyperparameters ['temperature']"),
     ("--set without =", ["--set", "chains"], "--set expects KEY=VALUE"),
     ("--set twice", ["--set", "chains=2", "--set", "chains=3"], "--set gives chains twice"),
+    ("--budget 0", ["--budget", "0"], "--budget must be a positive number of gradient evaluations"),
+    ("--budget nan", ["--budget", "nan"], "--budget must be a positive number"),
+    ("--budget inf", ["--budget", "inf"], "--budget must be a positive number"),
+    ("--budget not a number", ["--budget", "lots"], "not a valid float"),
     ("--jobs 0", ["--jobs", "0"], "--jobs must be an integer from 1"),
     ("--estimator wbic", ["--estimator", "wbic"], "valid estimators"),
     ("--gamma without a localised estimator", ["--gamma", "10"], "needs --estimator local or local-multi-beta"),
@@ -337,6 +341,7 @@ _option = st.one_of(
     st.tuples(st.just("--set"), st.sampled_from(["tamed=False", "tamed=false", "chains=2", "chains=0", "chains=2.5",
                                                  "step_size=1e-3", "step_size=nan", "x=1", "warmup=5", "=3", "a b=1"])),
     st.tuples(st.just("--metric"), st.sampled_from(["rlct", "generalisation", "wbic"])),
+    st.tuples(st.just("--budget"), st.sampled_from(["0", "-1", "1e4", "nan", "x", "1e400"])),
     st.tuples(st.just("--ns"), st.sampled_from(["", "100,200", "1,2", "100", "a,b", "100,200,10000001"])),
     st.tuples(st.just("--method"), st.sampled_from(["sgld", "nuts", "laplace", "vi", "map", "nope"])),
 )

@@ -37,9 +37,7 @@ def _compiled(static: JaxStatic, chains: int, warmup: int, steps: int, thin: int
         return logp, grad, nl
 
     def drift(grad, eps):
-        if not tamed:
-            return grad
-        return grad / (1.0 + eps * jnp.linalg.norm(grad, axis=-1, keepdims=True))
+        return _drift(grad, eps, tamed)
 
     @jax.jit
     def warm(key, z, eps0, args):
@@ -64,10 +62,7 @@ def _compiled(static: JaxStatic, chains: int, warmup: int, steps: int, thin: int
             d = drift(grad, eps)
             prop = z + 0.5 * eps * d + jnp.sqrt(eps) * jax.random.normal(k_noise, z.shape)
             logp_p, grad_p, _ = value_grad(prop, args)
-            log_q_fwd = -((prop - z - 0.5 * eps * d) ** 2).sum(-1) / (2 * eps)
-            log_q_rev = -((z - prop - 0.5 * eps * drift(grad_p, eps)) ** 2).sum(-1) / (2 * eps)
-            log_alpha = jnp.nan_to_num(logp_p - logp + log_q_rev - log_q_fwd, nan=-jnp.inf)
-            alpha = jnp.exp(jnp.minimum(log_alpha, 0.0))
+            alpha = _acceptance(z, logp, d, prop, logp_p, drift(grad_p, eps), eps)
             take = jax.random.uniform(k_acc, (z.shape[0],)) < alpha
             z = jnp.where(take[:, None], prop, z)
             logp = jnp.where(take, logp_p, logp)
@@ -100,11 +95,16 @@ def _compiled(static: JaxStatic, chains: int, warmup: int, steps: int, thin: int
             else:
                 z = z + 0.5 * eps * drift(grad, eps) + root * noise
             _, grad, nl = value_grad(z, args)
-            return (z, grad, noise, key), (nl, z if keep_params else None)
+            return (z, grad, noise, key), nl
 
-        _, (nl, zs) = jax.lax.scan(body, (z, grad, noise_prev, key), None, length=steps)
-        kept = jnp.swapaxes(zs[thin - 1 :: thin], 0, 1) if keep_params else None
-        return nl[thin - 1 :: thin].T, kept
+        def draw(carry, _):  # thin steps, of which the last is kept: only kept points are ever stored
+            carry, nl = jax.lax.scan(body, carry, None, length=thin)
+            return carry, (nl[-1], carry[0] if keep_params else None)
+
+        carry, (nl, zs) = jax.lax.scan(draw, (z, grad, noise_prev, key), None, length=steps // thin)
+        carry, _ = jax.lax.scan(body, carry, None, length=steps % thin)  # steps past the last kept point
+        kept = jnp.swapaxes(zs, 0, 1) if keep_params else None
+        return nl.T, kept, carry[0]
 
     return warm, run
 
@@ -135,9 +135,82 @@ def warm_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[Any, float
     return z, float(eps), diag
 
 
-def sample_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[np.ndarray, np.ndarray | None, dict[str, float]]:
-    """Warm up and run the chains at full batch; the caller has charged the budget.
+def sample_jax(method: Any, target: TemperedTarget, seed: int) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Warm up and run the chains at full batch; the caller has charged the budget (with
+    ``method.end_accept``, :data:`END_PROPOSALS` + 1 gradients per chain for :func:`end_acceptance`).
     Returns (n L_n (chains, draws), z draws (chains, draws, d) or None, diagnostics)."""
+    import jax
+
     z, eps, diag, run, k_run, args = _warm(method, target, seed)
-    nl, zs = run(k_run, z, eps, args)
+    nl, zs, z_end = run(k_run, z, eps, args)
+    if getattr(method, "end_accept", False):
+        diag.update(end_acceptance(target, z_end, float(eps), bool(method.tamed), jax.random.fold_in(k_run, END_KEY)))
     return np.asarray(nl), (np.asarray(zs) if method.keep_params else None), diag
+
+
+def _drift(grad: Any, eps: Any, tamed: bool) -> Any:
+    """The Langevin drift: ∇ log p, or tamed, ∇ log p / (1 + ε ||∇ log p||) per chain."""
+    import jax.numpy as jnp
+
+    if not tamed:
+        return grad
+    return grad / (1.0 + eps * jnp.linalg.norm(grad, axis=-1, keepdims=True))
+
+
+def _acceptance(z: Any, logp: Any, d: Any, prop: Any, logp_p: Any, d_p: Any, eps: Any) -> Any:
+    """The Metropolis–Hastings acceptance probability of the Euler proposal prop ~ N(z + ε/2 d, ε I)
+    (d, d_p: the drift at z and at prop), per chain; a non-finite ratio counts as a rejection."""
+    import jax.numpy as jnp
+
+    log_q_fwd = -((prop - z - 0.5 * eps * d) ** 2).sum(-1) / (2 * eps)
+    log_q_rev = -((z - prop - 0.5 * eps * d_p) ** 2).sum(-1) / (2 * eps)
+    log_alpha = jnp.nan_to_num(logp_p - logp + log_q_rev - log_q_fwd, nan=-jnp.inf)
+    return jnp.exp(jnp.minimum(log_alpha, 0.0))
+
+
+# proposals per chain behind ``end_accept`` (each one full-batch gradient, plus one at the end point),
+# and the fold-in constant of their key (the draws' own stream is untouched)
+END_PROPOSALS = 16
+END_KEY = 0x656E64
+
+
+@lru_cache(maxsize=64)
+def _end_acceptance_fn(static: JaxStatic, tamed: bool, proposals: int):
+    import jax
+    import jax.numpy as jnp
+
+    def value_grad(z, args):
+        return jax.vmap(jax.value_and_grad(lambda zi: jax_logdensity(static, zi, args)))(z)
+
+    @jax.jit
+    def fn(z, eps, key, args):
+        logp, grad = value_grad(z, args)
+        d = _drift(grad, eps, tamed)
+
+        def one(total, k):
+            prop = z + 0.5 * eps * d + jnp.sqrt(eps) * jax.random.normal(k, z.shape)
+            logp_p, grad_p = value_grad(prop, args)
+            return total + _acceptance(z, logp, d, prop, logp_p, _drift(grad_p, eps, tamed), eps), None
+
+        total, _ = jax.lax.scan(one, jnp.zeros(z.shape[0]), jax.random.split(key, proposals))
+        return total / proposals
+
+    return fn
+
+
+def end_acceptance(target: TemperedTarget, z: Any, eps: float, tamed: bool, key: Any,
+                   proposals: int = END_PROPOSALS) -> dict[str, Any]:
+    """The step-size rule's own criterion re-evaluated where the chains end: the mean Metropolis–Hastings
+    acceptance probability of the full-batch MALA proposal at the run's ε (tamed or not, as the run) from
+    each chain's last point z (chains × d), over ``proposals`` proposals per chain. The rule tunes ε to
+    ``target_accept`` at the start; chains that moved into stiffer regions meet a lower acceptance, the
+    sign that the unadjusted steps are coarser there than the rule intended. Returns ``end_accept``
+    (mean over chains) and ``end_accept_chains``; nothing when a value is not finite."""
+    import jax.numpy as jnp
+
+    static, args = target.jax_parts()
+    per_chain = np.asarray(_end_acceptance_fn(static, bool(tamed), int(proposals))(
+        jnp.asarray(z), jnp.asarray(float(eps)), key, args))
+    if not np.isfinite(per_chain).all():
+        return {}
+    return {"end_accept": float(per_chain.mean()), "end_accept_chains": [float(a) for a in per_chain]}

@@ -165,10 +165,13 @@ def batch_size_for(method: Any, target: TemperedTarget) -> int:
 
 
 def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budget, seed: int,
-                  eps: float, diagnostics: dict[str, Any], z0: Any = None) -> Draws:
+                  eps: float, diagnostics: dict[str, Any], z0: Any = None, at_end: Any = None,
+                  at_end_cost: float = 0.0) -> Draws:
     """Run ``rule`` on ``target`` for ``method`` (chains, warmup, steps, thin, batch_size, keep_params)
     at step size ``eps`` from ``z0`` (chains × d; default: every chain at the target's start point);
-    return :class:`Draws` with full-batch n L_n at the kept points."""
+    return :class:`Draws` with full-batch n L_n at the kept points. ``at_end``, if given, maps the
+    chains' last points to extra diagnostics; its cost, ``at_end_cost`` full-batch gradients, is
+    charged with the run's."""
     import jax
     import jax.numpy as jnp
 
@@ -182,7 +185,8 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
         try:
             heat = rule.langevin and bool(getattr(method, "noise_heat", True))
             noise_cost = chains * NOISE_BATCHES * batch / target.n if heat else 0.0
-            target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept + noise_cost)
+            target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept + noise_cost
+                          + at_end_cost)
             static, args = target.jax_batch_parts(getattr(method, "precision", "float64"))
             full_static, full_args = target.jax_parts()
             run = _compiled(rule, static, full_static, chains, method.warmup, kept * method.thin, method.thin, batch,
@@ -197,6 +201,8 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
                 if np.isfinite(heats).all():
                     diagnostics = {**diagnostics, "noise_heat": float(heats.mean()),
                                    "noise_heat_chains": [float(h) for h in heats]}
+            if at_end is not None:
+                diagnostics = {**diagnostics, **at_end(z_end)}
             if method.keep_params and zs is not None:
                 params = target.constrain_numpy(np.asarray(zs))
         except BudgetExceeded as err:

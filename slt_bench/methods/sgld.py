@@ -90,6 +90,7 @@ class SGLD:
     keep_params: bool = False
     precision: str = "float64"  # of the minibatch likelihood gradients (with batch_size): or "float32"
     noise_heat: bool = True  # with batch_size: measure and store the gradient noise's heat at the end
+    end_accept: bool = False  # measure and store the MALA acceptance of ε where the chains end (17 gradients a chain)
 
     name: ClassVar[str] = "sgld"
 
@@ -123,7 +124,7 @@ class SGLD:
         n_loss, params = np.full((self.chains, 0), np.nan), None
         with target.metered(budget):
             try:
-                target.charge(self.chains * (self.warmup + self.steps + 2))  # fixed cost, charged up front
+                target.charge(self.chains * (self.warmup + self.steps + 2 + self._end_cost()))  # charged up front
                 n_loss, zs, found = sample_jax(self, target, seed)
                 diag.update(found)
                 if self.keep_params and zs is not None:
@@ -135,7 +136,9 @@ class SGLD:
 
     def _sample_minibatch(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
         """Full-batch MALA warm-up for ε (the rule), then minibatch Langevin steps from where it ended."""
-        from slt_bench.methods._sgld_jax import warm_jax
+        import jax
+
+        from slt_bench.methods._sgld_jax import END_KEY, end_acceptance, warm_jax
 
         with target.metered(budget):
             try:
@@ -144,10 +147,21 @@ class SGLD:
             except BudgetExceeded as err:
                 return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
             warm_cost = target.grad_evals
+        at_end = None
+        if self.end_accept:
+            def at_end(z_end):
+                return end_acceptance(target, z_end, eps, bool(self.tamed),
+                                      jax.random.fold_in(jax.random.PRNGKey(int(seed)), END_KEY))
         out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed), self.precision), target, budget, seed,
-                            eps, found, z0=z_warm)
+                            eps, found, z0=z_warm, at_end=at_end, at_end_cost=self.chains * self._end_cost())
         return Draws(out.n_loss, out.grad_evals + warm_cost, out.wall_s, out.status, out.reason, out.diagnostics,
                      out.params)
+
+    def _end_cost(self) -> int:
+        """Full-batch gradients per chain behind ``end_accept`` (0 without it)."""
+        from slt_bench.methods._sgld_jax import END_PROPOSALS
+
+        return END_PROPOSALS + 1 if self.end_accept else 0
 
     def _finish(self, n_loss, grad_evals, start, status, reason, diag, params) -> Draws:
         if status == "ok":

@@ -70,7 +70,8 @@ def _n_text(row: dict[str, Any]) -> str:
 def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """task, λ (target), λ̂ ± SE, relative errors (vs λ and vs the finite-n target), status (as
     :func:`~slt_bench.scoring.reported` derives it), cost; and, when a minibatch Langevin run stored
-    one, its noise heat (:func:`~slt_bench.scoring.noise_heat_of`)."""
+    one, its noise heat (:func:`~slt_bench.scoring.noise_heat_of`), when ``sgld`` stored one, its
+    acceptance at the end (:func:`~slt_bench.scoring.end_accept_of`)."""
     out = []
     for r in reported(rows):
         out.append({
@@ -82,10 +83,12 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "rel err (finite-n)": _fmt(r["finite_rel_error"], "+.1%"),
             "status": r["status"], "grad evals": f"{r['grad_evals'] or 0:.3g}", "seconds": f"{r['wall_s'] or 0:.1f}",
             "noise heat": _fmt(r.get("noise_heat"), ".3g"),
+            "end accept": _fmt(r.get("end_accept"), ".4f"),
         })
     frame = pd.DataFrame(out)
-    if not frame.empty and (frame["noise heat"] == "–").all():
-        frame = frame.drop(columns="noise heat")  # no minibatch Langevin run among the rows
+    for column in ("noise heat", "end accept"):  # dropped when no row has one (no such run among the rows)
+        if not frame.empty and (frame[column] == "–").all():
+            frame = frame.drop(columns=column)
     return frame
 
 

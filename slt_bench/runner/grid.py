@@ -7,6 +7,7 @@ cell computed; the bounds are those of :mod:`slt_bench.limits`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping, Sequence
 
 from slt_bench.errors import SltBenchError
@@ -30,13 +31,20 @@ def _checked(value: Any, name: str, low: int, high: int) -> int:
         raise SltBenchError(str(err)) from None
 
 
-def preset_and_method(method: str, tier: str, overrides: Mapping[str, Any] | None) -> tuple[Preset, Any]:
-    """The preset (with ``--set`` overrides) and a method built from it: an unknown method or a bad
-    hyperparameter fails here, before anything runs, not in a worker."""
+def preset_and_method(method: str, tier: str, overrides: Mapping[str, Any] | None,
+                      budget: float | None = None) -> tuple[Preset, Any]:
+    """The preset (with ``--set`` overrides, and ``budget`` in place of its own when given) and a method
+    built from it: an unknown method, a bad hyperparameter or budget fails here, before anything runs,
+    not in a worker."""
     get_method(method)  # names the valid methods
     preset = load_preset(method, tier)
-    if overrides:
-        preset = Preset(preset.method, preset.tier, {**preset.hyper, **overrides}, preset.budget)
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (0 < budget < math.inf):
+            raise SltBenchError(f"--budget must be a positive number of gradient evaluations per tempered "
+                                f"posterior, got {budget!r}")
+    if overrides or budget is not None:
+        preset = Preset(preset.method, preset.tier, {**preset.hyper, **(overrides or {})},
+                        float(budget) if budget is not None else preset.budget)
     return preset, make_method(method, preset.hyper)
 
 
@@ -71,16 +79,18 @@ def expand_grid(
     catalogs: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
     estimator_options: Mapping[str, Any] | None = None,
+    budget: float | None = None,
 ) -> list[CellSpec]:
     """λ̂ cells: tasks × dataset seeds 0..seeds−1 for one method preset and estimator (with
     ``estimator_options``, e.g. ``{"gamma": 100.0}`` for the local estimator).
 
-    ``overrides`` replace preset hyperparameters (``--set key=value``); the preset hash covers
-    them, so an overridden run is stored beside, never on top of, the preset's own cells.
+    ``overrides`` replace preset hyperparameters (``--set key=value``) and ``budget`` the preset's
+    budget (``--budget``); the preset hash covers both, so such a run is stored beside, never on top
+    of, the preset's own cells.
     """
     est = get_estimator(estimator, **dict(estimator_options or {}))
     options = {f.name: getattr(est, f.name) for f in dataclasses.fields(est) if f.name != "name"}
-    preset, instance = preset_and_method(method, tier, overrides)
+    preset, instance = preset_and_method(method, tier, overrides, budget)
     _checked(seeds, "--seeds", 1, MAX_SEEDS)
     if n is not None:
         _checked(n, "--n", MIN_N, MAX_N)
@@ -116,13 +126,14 @@ def expand_generalisation(
     catalogs: Sequence[str] = (),
     overrides: Mapping[str, Any] | None = None,
     map_overrides: Mapping[str, Any] | None = None,
+    budget: float | None = None,
 ) -> list[CellSpec]:
     """One generalisation cell per task: the method at β = 1 over n grid × ``replicates`` datasets.
 
     ``ns`` defaults to 5 values evenly spaced from n/5 to n (n the task's own). Under a last-layer
     ``scheme`` the earlier layers are frozen at the ``map`` preset's MAP of the same tier.
     """
-    preset, instance = preset_and_method(method, tier, overrides)
+    preset, instance = preset_and_method(method, tier, overrides, budget)
     with_params(method, preset.hyper)
     _checked(replicates, "--seeds (dataset draws per n)", 1, MAX_SEEDS)
     _checked(n_test, "--n-test", 1, MAX_N_TEST)
