@@ -15,7 +15,9 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run d10k-eps 0|1     # the same at γ = 10, ε (0) or ε/2 (1): the discretisation (7 / 14 CPU-min)
     python benchmarks/scale_study.py run end 0|1|2|3  # the MALA acceptance where the chains end: dls/d10k at 4ε, 2ε, dls/d1k, dls/d10k at ε
     python benchmarks/scale_study.py run end-start        # the same acceptances at w*, where the chains start (1 min)
-    SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run mala-from-end 0|1|2|3  # MALA from the end points `run end` saved in DIR
+    SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run end-curvature  # the top curvature there and at w*, × ε
+    python benchmarks/scale_study.py run d1k-quarter      # dls/d1k at a quarter of the line's ε from w*, 9.6M steps (about 35 min)
+    SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run from-end 0|1|2|3  # MALA and sgld's step at ε and ε/4 from the end points saved in DIR
     python benchmarks/scale_study.py write docs/scale.md
 
 Each run appends JSON lines to benchmarks/studies/<name>.jsonl (committed: the page is rebuilt
@@ -77,6 +79,10 @@ D10K_RUN = {"chains": 4, "warmup": 1000, "steps": 6_000_000, "thin": 1500, "batc
 # lengths at each ε, the line's first half on dls/d1k); (task, n, ε, steps)
 END_RUNS = (("dls/d10k", 100_000, 4 * 3.9e-7, 600_000), ("dls/d10k", 100_000, 2 * 3.9e-7, 1_200_000),
             ("dls/d1k", 100_000, 9.5e-7, 1_200_000), ("dls/d10k", 100_000, 3.9e-7, 2_400_000))
+# what `run from-end` runs from those end points: (sampler, ε as a multiple of the run's, steps); on dls/d10k
+# the two at ε/4 only, and shorter (each MALA step there costs a 4-chain ULA step's 1.5 times, per chain)
+FROM_END = {"default": (("mala", 1.0, 200_000), ("mala", 0.25, 200_000), ("ula", 1.0, 200_000), ("ula", 0.25, 200_000)),
+            "dls/d10k": (("mala", 0.25, 100_000), ("ula", 0.25, 100_000))}
 QUADRATURE_TASKS = ("regular/d2", "nc/k1-1-h1-0", "nc/k1-2", "nc/k1-1", "tanh/h1")
 QUADRATURE_NS = (1_000, 10_000, 100_000)
 QUADRATURE_GAMMAS = (0.01, 1.0, 10.0, 100.0)
@@ -146,41 +152,76 @@ def _end_run(task, n: int, eps: float, steps: int) -> dict:
     return record
 
 
-def _mala_from_end(task, n: int, eps: float, steps: int, path: Path) -> dict:
-    """MALA (numpyro HMC, one leapfrog step of √ε, identity mass, no adaptation: the Metropolis-adjusted
-    version of sgld's Euler step at ε) from the end points of an :func:`_end_run` saved at ``path``, one
-    chain per point: the unadjusted chains' excess is what the adjusted chains shed. λ̂ (the local
-    estimator's β(n L_n − n L_n(w*))) by twentieths of the run, and the acceptance."""
+def _from_end(task, n: int, eps: float, steps: int, path: Path, sampler: str) -> dict:
+    """From the end points of an :func:`_end_run` saved at ``path`` (one chain each), ``steps`` more steps
+    at ``eps`` of ``sampler``: "mala" (numpyro HMC, one leapfrog step of √ε, identity mass, no adaptation:
+    sgld's Euler proposal with a Metropolis–Hastings correction, exact for any ε) or "ula" (sgld's own
+    full-batch step, LM and tamed, unadjusted). λ̂ (the local estimator's β(n L_n − n L_n(w*))) by
+    twentieths of the run, and MALA's acceptance. What the unadjusted chains carry beyond the exact
+    posterior's value at the same place is what they shed here within the fast directions' relaxation."""
     import jax
     import jax.numpy as jnp
 
     from slt_bench.estimators import get_estimator
-    from slt_bench.methods._numpyro import _compiled
+    from slt_bench.methods import _numpyro, _sgld_jax
     from slt_bench.target import TemperedTarget
 
     data = task.dataset(n, 0)
     post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
     target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
     static, args = target.jax_parts()
-    options = {"num_steps": 1, "trajectory_length": None, "step_size": math.sqrt(eps), "adapt_step_size": False,
-               "adapt_mass_matrix": False}
-    thin = steps // 400
-    warm, draw = _compiled(static, "HMC", tuple(sorted(options.items())), 0, 400, thin)
     at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
     starts = np.load(path)
+    thin = steps // 400
     start = time.perf_counter()
-    losses, accepts = [], []
-    for c, z0 in enumerate(starts):
-        state, _ = warm(jax.random.PRNGKey(c), jnp.asarray(z0), args)
-        state, nl, _, _, _, acc = draw(state, args)
-        losses.append(np.asarray(nl))
-        accepts.append(float(acc))
-    n_loss = np.stack(losses)
+    accept = None
+    if sampler == "mala":
+        options = {"num_steps": 1, "trajectory_length": None, "step_size": math.sqrt(eps), "adapt_step_size": False,
+                   "adapt_mass_matrix": False}
+        warm, draw = _numpyro._compiled(static, "HMC", tuple(sorted(options.items())), 0, 400, thin)
+        losses, accepts = [], []
+        for c, z0 in enumerate(starts):
+            state, _ = warm(jax.random.PRNGKey(c), jnp.asarray(z0), args)
+            state, nl, _, _, _, acc = draw(state, args)
+            losses.append(np.asarray(nl))
+            accepts.append(float(acc))
+        n_loss, accept = np.stack(losses), float(np.mean(accepts))
+    else:
+        _, run = _sgld_jax._compiled(static, len(starts), 10, steps, thin, 0.999, "lm", True, True, False)
+        nl, _, _ = run(jax.random.PRNGKey(0), jnp.asarray(starts), jnp.asarray(eps), args)
+        n_loss = np.asarray(nl)
     first = post.beta * (float(np.mean([task.n_loss_numpy(np.asarray(z), data) for z in starts])) - at_centre)
-    return {"task": task.id, "n": n, "eps": eps, "steps": steps, "chains": len(starts), "rlct": task.rlct_value,
-            "start_local": first, "accept": float(np.mean(accepts)),
+    return {"task": task.id, "n": n, "eps": eps, "steps": steps, "sampler": sampler, "chains": len(starts),
+            "rlct": task.rlct_value, "start_local": first, "accept": accept,
             "blocks": [round(float(post.beta * (b.mean() - at_centre)), 2) for b in np.array_split(n_loss.mean(0), 20)],
             "seconds": time.perf_counter() - start}
+
+
+def _top_curvature(task, n: int, points: np.ndarray, iterations: int = 200) -> list[float]:
+    """The largest eigenvalue of −∇² log p (the local posterior's Hessian, γ = 1, dataset 0) at each point,
+    by power iteration on Hessian–vector products (the potential is convex near w*, and the top eigenvalue
+    is far from the next where it matters; 200 iterations, the last two within 1e-6 of each other)."""
+    import jax
+    import jax.numpy as jnp
+
+    from slt_bench.estimators import get_estimator
+    from slt_bench.target import TemperedTarget, jax_logdensity
+
+    data = task.dataset(n, 0)
+    post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
+    static, args = TemperedTarget(task, data, post.beta, post.centre, post.gamma).jax_parts()
+    grad = jax.grad(lambda z: -jax_logdensity(static, z, args))
+    hvp = jax.jit(lambda z, v: jax.jvp(grad, (z,), (v,))[1])
+    out = []
+    for z in points:
+        z = jnp.asarray(z)
+        v = jax.random.normal(jax.random.PRNGKey(0), z.shape)
+        value = 0.0
+        for _ in range(iterations):
+            w = hvp(z, v / jnp.linalg.norm(v))
+            value, v = float(jnp.linalg.norm(w)), w
+        out.append(value)
+    return out
 
 
 def _start_acceptance(task, n: int, eps: float) -> dict:
@@ -310,11 +351,27 @@ def run(name: str, dataset: int = 0) -> None:
         out.write(json.dumps(_end_run(load_catalog().get(task_id), n, eps, steps)) + "\n")
         out.flush()
         return
-    if name == "mala-from-end":  # MALA from the saved end points of END_RUNS[DATASET] (SCALE_STUDY_SAVE)
+    if name == "from-end":  # MALA and sgld's step at ε and ε/4 from the end points `run end` saved (SCALE_STUDY_SAVE)
         task_id, n, eps, _ = END_RUNS[dataset]
         path = Path(os.environ["SCALE_STUDY_SAVE"]) / f"end-{task_id.replace('/', '-')}-{eps:.3g}.npy"
-        out.write(json.dumps(_mala_from_end(load_catalog().get(task_id), n, eps, 200_000, path)) + "\n")
-        out.flush()
+        task = load_catalog().get(task_id)
+        variants = FROM_END.get(task_id, FROM_END["default"])
+        for sampler, factor, steps in variants[int(os.environ.get("FROM_END_PART", 0))::int(os.environ.get("FROM_END_PARTS", 1))]:
+            out.write(json.dumps(_from_end(task, n, eps * factor, steps, path, sampler)) + "\n")
+            out.flush()
+        return
+    if name == "end-curvature":  # ε κ_max at w* and at the end points `run end` saved (SCALE_STUDY_SAVE)
+        catalog = load_catalog()
+        for task_id, n, eps, _ in END_RUNS:
+            path = Path(os.environ["SCALE_STUDY_SAVE"]) / f"end-{task_id.replace('/', '-')}-{eps:.3g}.npy"
+            if not path.exists():
+                continue
+            task = catalog.get(task_id)
+            at_start = _top_curvature(task, n, np.asarray(task.w_star)[None])[0]
+            at_end = _top_curvature(task, n, np.load(path))
+            out.write(json.dumps({"task": task_id, "n": n, "eps": eps, "kappa_start": at_start, "kappa_end": at_end,
+                                  "eps_kappa_start": eps * at_start, "eps_kappa_end": [eps * k for k in at_end]}) + "\n")
+            out.flush()
         return
     if name == "end-start":  # the acceptances of END_RUNS at w*, where the chains start (seconds)
         catalog = load_catalog()
@@ -527,14 +584,16 @@ def _end_block(rows: list[dict]) -> str:
     """The MALA acceptance of ε, 2ε and 4ε at w* and where each run's chains ended, beside the run's λ̂
     over its last quarter and the plateau of the long run at the same ε (the d10k study, dls/d10k)."""
     start = {(r["task"], r["eps"]): r["accept_at"] for r in _load("end-start")}
-    long = {r["eps"]: _second_half_blocks(r).mean() for r in _load("d10k") + _load("d10k-coarse") + _load("d10k-4eps")
-            if r["gamma"] == 1.0 and r.get("dataset", 0) == 0}
-    text = ["| task | λ | ε | steps | λ̂ over the last quarter | long run's plateau at this ε | "
+    long = {(r["task"], r["eps"]): _second_half_blocks(r).mean()
+            for r in _load("d10k") + _load("d10k-coarse") + _load("d10k-4eps") + _load("gamma-long")
+            if r["gamma"] == 1.0 and r.get("dataset", 0) == 0 and r.get("batch_size", 500) is None}
+    text = ["| task | λ | the run's ε | steps | λ̂ over the last quarter | long run's plateau at this ε | "
             "acceptance of ε, 2ε, 4ε at w* | the same where the chains ended | stored `end_accept` | CPU |",
             "|---|---:|---:|---:|---:|---:|---|---|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["task"], -r["eps"])):
+    latest = {(r["task"], r["eps"]): r for r in rows}  # a repeated run (the same seed: the same draws) counts once
+    for r in sorted(latest.values(), key=lambda r: (r["task"], -r["eps"])):
         quarter = float(np.mean(r["blocks"][15:]))
-        plateau = next((v for e, v in long.items() if r["task"] == "dls/d10k" and abs(e / r["eps"] - 1) < 1e-6), None)
+        plateau = next((v for (t, e), v in long.items() if t == r["task"] and abs(e / r["eps"] - 1) < 1e-6), None)
         at_start = start.get((r["task"], r["eps"]))
 
         def accepts(a):
@@ -543,6 +602,31 @@ def _end_block(rows: list[dict]) -> str:
         text.append(f"| {r['task']} | {r['rlct']:g} | {r['eps']:.3g} | {r['steps']:,} | {quarter:.1f} | "
                     f"{'–' if plateau is None else f'{plateau:.1f}'} | {accepts(at_start)} | {accepts(r['accept_at'])} | "
                     f"{r['end_accept']:.3f} | {r['seconds'] / 60:.0f} min |")
+    return "\n".join(text)
+
+
+def _curvature_block(rows: list[dict]) -> str:
+    """The top curvature of the local posterior at w* and at each chain's end point, in units of 1/ε."""
+    text = ["| task | ε | κ_max at w* | ε κ_max at w* | ε κ_max where each chain ended |",
+            "|---|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (r["task"], -r["eps"])):
+        text.append(f"| {r['task']} | {r['eps']:.3g} | {r['kappa_start']:.3g} | {r['eps_kappa_start']:.3f} | "
+                    + ", ".join(f"{v:.2f}" for v in r["eps_kappa_end"]) + " |")
+    return "\n".join(text)
+
+
+def _from_end_block(rows: list[dict]) -> str:
+    """MALA and the unadjusted step from the unadjusted chains' end points: λ̂ at the start, over the first
+    twentieth, and over the last half."""
+    text = ["| task | λ | sampler | ε | steps | λ̂ at the start (the unadjusted run's end) | first twentieth | "
+            "second half (SD of its 10 blocks) | MALA acceptance | CPU |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["task"], r["sampler"], -r["eps"])):
+        half = np.array(r["blocks"][10:])
+        acc = "–" if r["accept"] is None else f"{r['accept']:.2f}"
+        name = "MALA" if r["sampler"] == "mala" else "sgld's step (LM, tamed)"
+        text.append(f"| {r['task']} | {r['rlct']:g} | {name} | {r['eps']:.3g} | {r['steps']:,} | {r['start_local']:.1f} | "
+                    f"{r['blocks'][0]:.1f} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | {acc} | {r['seconds'] / 60:.1f} min |")
     return "\n".join(text)
 
 
@@ -597,7 +681,8 @@ def write(path: str) -> None:
     blocks = {"trace": _trace_block, "sweep": _sweep_block, "gamma": _gamma_block,
               "gamma-long": _gamma_long_block, "gamma-quadrature": _gamma_quadrature_block,
               "line": _line_block, "heat": _heat_block, "noise": _noise_block,
-              "d10k": _d10k_block, "end": _end_block}
+              "d10k": _d10k_block, "end": _end_block, "end-curvature": _curvature_block,
+              "from-end": _from_end_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):
@@ -656,7 +741,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "mala-from-end") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "from-end") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
