@@ -16,7 +16,10 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run end 0|1|2|3  # the MALA acceptance where the chains end: dls/d10k at 4ε, 2ε, dls/d1k, dls/d10k at ε
     python benchmarks/scale_study.py run end-start        # the same acceptances at w*, where the chains start (1 min)
     SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run end-curvature  # the top curvature there and at w*, × ε
+    SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run end-stored     # sgld's stored end_eps_kappa (30 products) at the same points
     python benchmarks/scale_study.py run d1k-quarter      # dls/d1k at a quarter of the line's ε from w*, 9.6M steps (about 35 min)
+    python benchmarks/scale_study.py run stiff-catalogue  # sgld's εκ at the chains' end on the small tasks, tier standard (about 30 min)
+    python benchmarks/scale_study.py run mala-start       # MALA from w* on dls/d1k at the line's ε, 2.4M steps a chain (about 30 min)
     SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run from-end 0|1|2|3  # MALA and sgld's step at ε and ε/4 from the end points saved in DIR
     python benchmarks/scale_study.py write docs/scale.md
 
@@ -74,6 +77,12 @@ LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
 # the local estimator on dls/d10k (9,668 parameters, λ = 946): full-batch sgld at half the step rule's ε
 # there (7.7e-7 with 1,000 warm-up steps), run about 2.3 relaxation times 1/(εγ) like the line's runs
 D10K_RUN = {"chains": 4, "warmup": 1000, "steps": 6_000_000, "thin": 1500, "batch_size": None, "step_size": 3.9e-7}
+# the small tasks sgld's stiffness check was looked at on (tier standard, dataset 0, each task's n)
+STIFF_GRID = (("multi-beta", ("regular/*", "nc/*", "mixture/*", "tanh/*", "rrr/*", "dln/*")),
+              ("local", ("regular/d2", "nc/*", "mixture/*", "tanh/h1")))
+# dls/d1k from w* at a quarter of the line's ε, as long in relaxation times 1/(εγ) as the line's runs (2.3)
+D1K_QUARTER_RUN = {"chains": 4, "warmup": 1000, "steps": 9_600_000, "thin": 2400, "batch_size": None,
+                   "step_size": 9.5e-7 / 4}
 # where the chains end, the step rule's criterion again (the MALA acceptance of ε, of 2ε and 4ε): full-batch
 # sgld from w*, γ = 1, dataset 0, run past the point where the plateau begins (a quarter of the d10k runs'
 # lengths at each ε, the line's first half on dls/d1k); (task, n, ε, steps)
@@ -118,6 +127,7 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
             "rhat": draws.diagnostics.get("rhat"), "status": posterior_status(draws)[0],
             "drift_z": drift_z(draws.n_loss), "scoring_version": SCORING_VERSION,
             "noise_heat": draws.diagnostics.get("noise_heat"),
+            "end_eps_kappa": draws.diagnostics.get("end_eps_kappa_chains"),
             "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start,
             # the local estimate over the second half alone, its SE (sd/√ESS of that half) and the drift z
             # within that half (the status rule's test applied to it)
@@ -153,7 +163,12 @@ def _end_run(task, n: int, eps: float, steps: int) -> dict:
 
 
 def _from_end(task, n: int, eps: float, steps: int, path: Path, sampler: str) -> dict:
-    """From the end points of an :func:`_end_run` saved at ``path`` (one chain each), ``steps`` more steps
+    """:func:`_from_points` from the end points saved at ``path``."""
+    return _from_points(task, n, eps, steps, np.load(path), sampler)
+
+
+def _from_points(task, n: int, eps: float, steps: int, starts: np.ndarray, sampler: str) -> dict:
+    """From ``starts`` (the end points of an :func:`_end_run`, or w*; one chain each), ``steps`` steps
     at ``eps`` of ``sampler``: "mala" (numpyro HMC, one leapfrog step of √ε, identity mass, no adaptation:
     sgld's Euler proposal with a Metropolis–Hastings correction, exact for any ε) or "ula" (sgld's own
     full-batch step, LM and tamed, unadjusted). λ̂ (the local estimator's β(n L_n − n L_n(w*))) by
@@ -171,7 +186,6 @@ def _from_end(task, n: int, eps: float, steps: int, path: Path, sampler: str) ->
     target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
     static, args = target.jax_parts()
     at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
-    starts = np.load(path)
     thin = steps // 400
     start = time.perf_counter()
     accept = None
@@ -222,6 +236,16 @@ def _top_curvature(task, n: int, points: np.ndarray, iterations: int = 200) -> l
             value, v = float(jnp.linalg.norm(w)), w
         out.append(value)
     return out
+
+
+def _local_target(task, n: int):
+    """The local posterior the END_RUNS sampled: γ = 1 at w*, β = 1/log n, dataset 0."""
+    from slt_bench.estimators import get_estimator
+    from slt_bench.target import TemperedTarget
+
+    data = task.dataset(n, 0)
+    post = get_estimator("local", gamma=1.0).posteriors(task, data)[0]
+    return TemperedTarget(task, data, post.beta, post.centre, post.gamma)
 
 
 def _start_acceptance(task, n: int, eps: float) -> dict:
@@ -346,6 +370,37 @@ def run(name: str, dataset: int = 0) -> None:
         out.write(json.dumps(_local_run(task, 100_000, "sgld", hyper, 1.0, blocks=20, dataset=dataset)) + "\n")
         out.flush()
         return
+    if name == "d1k-quarter":  # the record carries sgld's stored ε κ̂_max at each chain's end (end_eps_kappa)
+        task = load_catalog().get("dls/d1k")
+        out.write(json.dumps(_local_run(task, 100_000, "sgld", D1K_QUARTER_RUN, 1.0, blocks=20)) + "\n")
+        out.flush()
+        return
+    if name == "stiff-catalogue":  # sgld at tier standard on the small tasks: where its chains end (εκ), the status
+        from slt_bench.runner import execute, expand_grid
+        from slt_bench.scoring import reported
+        from slt_bench.store import ResultStore
+
+        catalog = load_catalog()
+        store = ResultStore(os.environ.get("SCALE_STUDY_STORE", str(STUDIES / "stiff-catalogue.sqlite.work")))
+        for estimator, patterns in STIFF_GRID:
+            cells = expand_grid(catalog, "sgld", list(patterns), "smoke", 1, None, "standard", estimator, [], {})
+            for row in reported(store.rows(execute(cells, store))):
+                medians = [float(np.median(d["end_eps_kappa_chains"])) for d in row["diagnostics"]
+                           if d.get("end_eps_kappa_chains")]
+                chains = [v for d in row["diagnostics"] for v in d.get("end_eps_kappa_chains") or []]
+                out.write(json.dumps({"task": row["task"], "estimator": estimator, "n": row["n"], "status": row["status"],
+                                      "rlct": row["rlct_value"], "rlct_hat": row["rlct_hat"], "se": row["se"],
+                                      "z": row["z"], "finite_z": row["finite_z"], "finite_status": row["finite_status"],
+                                      "medians": medians, "largest_chain": max(chains) if chains else None,
+                                      "chains_past_limit": sum(v >= 2.0 for v in chains), "chains": len(chains)}) + "\n")
+                out.flush()
+        return
+    if name == "mala-start":  # MALA from w* at the line's ε on dls/d1k, 2.3 relaxation times 1/(εγ): the exact sampler's value
+        task = load_catalog().get("dls/d1k")
+        starts = np.broadcast_to(np.asarray(task.w_star, dtype=float), (4, task.dim)).copy()
+        out.write(json.dumps(_from_points(task, 100_000, 9.5e-7, 2_400_000, starts, "mala")) + "\n")
+        out.flush()
+        return
     if name == "end":  # one of END_RUNS (the index in the DATASET place), one per process
         task_id, n, eps, steps = END_RUNS[dataset]
         out.write(json.dumps(_end_run(load_catalog().get(task_id), n, eps, steps)) + "\n")
@@ -371,6 +426,26 @@ def run(name: str, dataset: int = 0) -> None:
             at_end = _top_curvature(task, n, np.load(path))
             out.write(json.dumps({"task": task_id, "n": n, "eps": eps, "kappa_start": at_start, "kappa_end": at_end,
                                   "eps_kappa_start": eps * at_start, "eps_kappa_end": [eps * k for k in at_end]}) + "\n")
+            out.flush()
+        return
+    if name == "end-stored":  # sgld's own end_eps_kappa (30 products, as stored) at w* and at the saved end points
+        import jax
+
+        from slt_bench.methods._sgld_jax import CURVATURE_KEY, end_curvature
+
+        catalog = load_catalog()
+        for task_id, n, eps, _ in END_RUNS:
+            path = Path(os.environ["SCALE_STUDY_SAVE"]) / f"end-{task_id.replace('/', '-')}-{eps:.3g}.npy"
+            if not path.exists():
+                continue
+            target = _local_target(catalog.get(task_id), n)
+            key = jax.random.fold_in(jax.random.PRNGKey(0), CURVATURE_KEY)
+            start = time.perf_counter()
+            at_end = end_curvature(target, np.load(path), eps, key)
+            seconds = time.perf_counter() - start
+            at_start = end_curvature(target, np.asarray(target.initial_point())[None], eps, key)
+            out.write(json.dumps({"task": task_id, "n": n, "eps": eps, "stored_start": at_start["end_eps_kappa"],
+                                  "stored_end": at_end["end_eps_kappa_chains"], "seconds": seconds}) + "\n")
             out.flush()
         return
     if name == "end-start":  # the acceptances of END_RUNS at w*, where the chains start (seconds)
@@ -615,6 +690,36 @@ def _curvature_block(rows: list[dict]) -> str:
     return "\n".join(text)
 
 
+def _stored_block(rows: list[dict]) -> str:
+    """sgld's stored diagnostic (30 products) at the same points as the 200-product study above."""
+    study = {(r["task"], r["eps"]): r for r in _load("end-curvature")}
+    text = ["| task | ε | `end_eps_kappa` at w* | `end_eps_kappa` where each chain ended | the same by 200 products | "
+            "seconds for the 4 chains (with compilation) |", "|---|---:|---:|---|---|---:|"]
+    for r in sorted(rows, key=lambda r: (r["task"], -r["eps"])):
+        ref = study.get((r["task"], r["eps"]))
+        text.append(f"| {r['task']} | {r['eps']:.3g} | {r['stored_start']:.3f} | "
+                    + ", ".join(f"{v:.2f}" for v in r["stored_end"]) + " | "
+                    + ("–" if ref is None else ", ".join(f"{v:.2f}" for v in ref["eps_kappa_end"]))
+                    + f" | {r['seconds']:.1f} |")
+    return "\n".join(text)
+
+
+def _stiff_catalogue_block(rows: list[dict]) -> str:
+    """Per cell: the largest median over posteriors, the largest single chain, the chains past 2, the status."""
+    text = ["| task | estimator | λ | λ̂ ± SE | z against the finite-n target (against λ) | largest median ε κ̂ over its posteriors | "
+            "largest single chain | chains past 2 | status |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (r["estimator"], r["task"])):
+        z = "–" if r["finite_z"] is None else f"{r['finite_z']:+.1f}"
+        z += "" if r["z"] is None else f" ({r['z']:+.1f})"
+        text.append(f"| {r['task']} | {r['estimator']} | {r['rlct']:g} | {r['rlct_hat']:.3g} ± {r['se']:.2g} | {z} | "
+                    f"{max(r['medians']):.2f} | {r['largest_chain']:.2f} | {r['chains_past_limit']} of {r['chains']} | "
+                    f"{r['status']} |")
+    stiff = [r for r in rows if r["status"] == "stiff"]
+    past = [r for r in rows if r["chains_past_limit"]]
+    text += ["", f"{len(rows)} cells: {len(stiff)} shown `stiff`; {len(past)} with at least one chain past 2."]
+    return "\n".join(text)
+
+
 def _from_end_block(rows: list[dict]) -> str:
     """MALA and the unadjusted step from the unadjusted chains' end points: λ̂ at the start, over the first
     twentieth, and over the last half."""
@@ -682,7 +787,8 @@ def write(path: str) -> None:
               "gamma-long": _gamma_long_block, "gamma-quadrature": _gamma_quadrature_block,
               "line": _line_block, "heat": _heat_block, "noise": _noise_block,
               "d10k": _d10k_block, "end": _end_block, "end-curvature": _curvature_block,
-              "from-end": _from_end_block}
+              "end-stored": _stored_block, "from-end": _from_end_block, "mala-start": _from_end_block,
+              "stiff-catalogue": _stiff_catalogue_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):

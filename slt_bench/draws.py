@@ -23,6 +23,10 @@ STATUS_MEANING = {
     "inconsistent": "shown by reports, not stored (the stored status is ok): the posteriors of a multi-β cell break the "
                     "tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n] (|z| above the bound for a 0.1% false alarm "
                     "rate per cell; the largest |z| of every multi-β cell is its `identity |z|`); λ̂ shown, not a success",
+    "stiff": "shown by reports, not stored (the stored status is ok): an unadjusted Langevin run (sgld) whose median "
+             "chain, in some posterior, ended where its step ε times the largest curvature κ_max of the potential is ≥ 2, past "
+             "which the step overshoots the stiffest direction (the scheme is unstable at 4); the step rule tuned ε "
+             "where the chains started. Stored as end_eps_kappa, shown as `εκ end`; λ̂ shown, not a success",
 }
 
 

@@ -166,11 +166,35 @@ def end_accept_of(row: Mapping[str, Any]) -> float | None:
     return min(values) if values else None
 
 
+# ---- the step against the curvature where an unadjusted Langevin run's chains ended ----------------------
+#
+# ``sgld`` stores end_eps_kappa, the median over chains of ε κ̂_max at each chain's last point (κ̂_max a lower
+# bound of κ_max; why the median, not the largest: slt_bench.methods._sgld_jax). On a direction of curvature κ the step's deterministic part maps x to
+# (1 − εκ/2) x: for εκ < 2 it contracts toward the minimum as the Langevin diffusion does, for εκ ≥ 2 it
+# overshoots and flips the sign of the stiffest coordinate every step, and at εκ = 4 both the LM and the Euler
+# schemes become unstable. A run whose chains ended past 2 is no longer a discretisation of the diffusion in
+# that direction; the long deep-linear runs at γ = 1 end at 3.4–4.1 (docs/scale.md), their step rule having put
+# the start at 0.01–0.03. A cell with a posterior whose median chain ended past 2 is shown ``stiff``.
+STIFF_LIMIT = 2.0
+STIFF_STATUS = "stiff"
+
+
+def end_eps_kappa_of(row: Mapping[str, Any]) -> float | None:
+    """The largest ``end_eps_kappa`` (a median over chains) ``sgld`` stored for the cell's posteriors, or None
+    without one."""
+    diags = row.get("diagnostics") or []
+    values = [d["end_eps_kappa"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
+              and isinstance(d.get("end_eps_kappa"), (int, float)) and math.isfinite(d["end_eps_kappa"])]
+    return max(values) if values else None
+
+
 def reported(rows: Any) -> list[dict[str, Any]]:
     """The rows as reports show them: an ``ok`` multi-β cell whose posteriors fail the tempering identity
     becomes ``inconsistent`` (``stored_status`` keeps ``ok``; the store is not changed), and every row
     gains ``identity_z``, the largest |z| of its intervals (None without a check), ``noise_heat``
-    (:func:`noise_heat_of`) and ``end_accept`` (:func:`end_accept_of`). Idempotent."""
+    (:func:`noise_heat_of`), ``end_accept`` (:func:`end_accept_of`) and ``end_eps_kappa``
+    (:func:`end_eps_kappa_of`); an ``ok`` cell whose ``end_eps_kappa`` is at least :data:`STIFF_LIMIT`
+    becomes ``stiff``. Idempotent."""
     out = []
     for row in rows:
         if "identity_z" in row:
@@ -181,6 +205,7 @@ def reported(rows: Any) -> list[dict[str, Any]]:
         row["identity_z"] = max(abs(c["z"]) for c in checks) if checks else None
         row["noise_heat"] = noise_heat_of(row)
         row["end_accept"] = end_accept_of(row)
+        row["end_eps_kappa"] = end_eps_kappa_of(row)
         row["stored_status"] = row.get("status")
         if checks and row.get("status") == "ok":
             limit = identity_threshold(len(checks) + 1)
@@ -191,5 +216,12 @@ def reported(rows: Any) -> list[dict[str, Any]]:
                     f"tempering identity: between β = {worst['beta']:.4g} and {worst['beta_next']:.4g} the mean of "
                     f"n L_n drops by {worst['drop']:.4g} ± {worst['drop_se']:.2g}, the variances imply "
                     f"{worst['implied']:.4g} ± {worst['implied_se']:.2g} (z = {worst['z']:+.1f}, limit ±{limit:.2f})")
+        stiff = row["end_eps_kappa"]
+        if stiff is not None and stiff >= STIFF_LIMIT and row.get("status") == "ok":
+            row["status"] = STIFF_STATUS
+            row["reason"] = (
+                f"the median chain ended where the step times the largest curvature is {stiff:.3g} (limit {STIFF_LIMIT:g}): "
+                f"the step overshoots the stiffest direction there, so λ̂ carries a discretisation bias the step rule "
+                f"did not allow for; a smaller --set step_size, or an adjusted sampler (mala), is the check")
         out.append(row)
     return out

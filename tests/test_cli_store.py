@@ -231,11 +231,11 @@ def test_minibatch_runs_show_their_noise_heat(run, tmp_path):
 def test_sgld_runs_show_their_acceptance_at_the_end(run, tmp_path):
     """An sgld cell asked for it (``end_accept=true``) carries the smallest end acceptance of its
     posteriors (JSON and the table's column), a probability, and its preset's budget grows by the
-    measurement's 17 gradients a chain; a cell without one (the preset as it is) has none, and its
+    measurement's 17 gradients a chain (beside end_curvature's 60); a cell without one (the preset as it is) has none, and its
     table no such column."""
     common = ["run", "--task", "regular/d2", "--n", "2000", "--estimator", "local", "--tier", "smoke",
               "--store", str(tmp_path / "a.sqlite")]
-    asked = ["--method", "sgld", "--set", "end_accept=true", "--budget", str(8 * (500 + 3000 + 2 + 17))]
+    asked = ["--method", "sgld", "--set", "end_accept=true", "--budget", str(8 * (500 + 3000 + 2 + 60 + 17))]
     (cell,) = json.loads(run(*common, *asked, "--json").out)
     assert cell["status"] != "budget_exceeded" and 0.0 <= cell["end_accept"] <= 1.0
     assert "end accept" in run(*common, *asked).out
@@ -244,14 +244,29 @@ def test_sgld_runs_show_their_acceptance_at_the_end(run, tmp_path):
     assert "end accept" not in run(*common, "--method", "sgld").out
 
 
+def test_sgld_runs_show_the_step_against_the_curvature_where_the_chains_end(run, tmp_path):
+    """An sgld cell carries end_eps_kappa by default (JSON and the table's column `εκ end`), positive, and
+    on regular/d2 below the overshoot limit (status ok); with end_curvature=false it has none, and its table
+    no such column."""
+    common = ["run", "--method", "sgld", "--task", "regular/d2", "--n", "2000", "--estimator", "local", "--tier", "smoke",
+              "--store", str(tmp_path / "k.sqlite")]
+    (cell,) = json.loads(run(*common, "--json").out)
+    assert cell["status"] == "ok" and 0 < cell["end_eps_kappa"] < 2
+    assert "εκ end" in run(*common).out
+    off = [*common, "--set", "end_curvature=false", "--budget", str(8 * (500 + 3000 + 2))]
+    (other,) = json.loads(run(*off, "--json").out)
+    assert other["end_eps_kappa"] is None and other["status"] == "ok"
+    assert "εκ end" not in run(*off).out
+
+
 def test_budget_option_replaces_the_tiers_budget(run, tmp_path):
     """A longer run than the tier's budget allows stops as budget_exceeded; --budget lets it finish, and
     the cell is stored under its own preset hash, beside the tier's cells (8 chains × (500 + 4000 + 2)
-    gradients is the smoke preset's 28,016 with 1,000 more steps a chain)."""
+    gradients, plus end_curvature's 60, is the smoke preset's 28,496 with 1,000 more steps a chain)."""
     common = ["run", "--method", "sgld", "--task", "regular/d2", "--n", "2000", "--estimator", "local",
               "--tier", "smoke", "--store", str(tmp_path / "b.sqlite"), "--set", "steps=4000", "--json"]
     (short,) = json.loads(run(*common).out)
     assert short["status"] == "budget_exceeded"
-    (enough,) = json.loads(run(*common, "--budget", str(8 * (500 + 4000 + 2))).out)
+    (enough,) = json.loads(run(*common, "--budget", str(8 * (500 + 4000 + 2 + 60))).out)
     assert enough["status"] != "budget_exceeded" and enough["rlct_hat"] is not None
     assert enough["preset_hash"] != short["preset_hash"]

@@ -91,6 +91,7 @@ class SGLD:
     precision: str = "float64"  # of the minibatch likelihood gradients (with batch_size): or "float32"
     noise_heat: bool = True  # with batch_size: measure and store the gradient noise's heat at the end
     end_accept: bool = False  # measure and store the MALA acceptance of ε where the chains end (17 gradients a chain)
+    end_curvature: bool = True  # measure and store ε κ_max where the chains end (60 gradients a chain)
 
     name: ClassVar[str] = "sgld"
 
@@ -138,7 +139,7 @@ class SGLD:
         """Full-batch MALA warm-up for ε (the rule), then minibatch Langevin steps from where it ended."""
         import jax
 
-        from slt_bench.methods._sgld_jax import END_KEY, end_acceptance, warm_jax
+        from slt_bench.methods._sgld_jax import CURVATURE_KEY, END_KEY, end_acceptance, end_curvature, warm_jax
 
         with target.metered(budget):
             try:
@@ -148,20 +149,24 @@ class SGLD:
                 return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
             warm_cost = target.grad_evals
         at_end = None
-        if self.end_accept:
+        if self.end_accept or self.end_curvature:
             def at_end(z_end):
-                return end_acceptance(target, z_end, eps, bool(self.tamed),
-                                      jax.random.fold_in(jax.random.PRNGKey(int(seed)), END_KEY))
+                key, found = jax.random.PRNGKey(int(seed)), {}
+                if self.end_accept:
+                    found.update(end_acceptance(target, z_end, eps, bool(self.tamed), jax.random.fold_in(key, END_KEY)))
+                if self.end_curvature:
+                    found.update(end_curvature(target, z_end, eps, jax.random.fold_in(key, CURVATURE_KEY)))
+                return found
         out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed), self.precision), target, budget, seed,
                             eps, found, z0=z_warm, at_end=at_end, at_end_cost=self.chains * self._end_cost())
         return Draws(out.n_loss, out.grad_evals + warm_cost, out.wall_s, out.status, out.reason, out.diagnostics,
                      out.params)
 
     def _end_cost(self) -> int:
-        """Full-batch gradients per chain behind ``end_accept`` (0 without it)."""
-        from slt_bench.methods._sgld_jax import END_PROPOSALS
+        """Full-batch gradients per chain behind ``end_accept`` and ``end_curvature`` (0 without them)."""
+        from slt_bench.methods._sgld_jax import CURVATURE_ITERATIONS, END_PROPOSALS
 
-        return END_PROPOSALS + 1 if self.end_accept else 0
+        return (END_PROPOSALS + 1 if self.end_accept else 0) + (2 * CURVATURE_ITERATIONS if self.end_curvature else 0)
 
     def _finish(self, n_loss, grad_evals, start, status, reason, diag, params) -> Draws:
         if status == "ok":

@@ -71,7 +71,8 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """task, λ (target), λ̂ ± SE, relative errors (vs λ and vs the finite-n target), status (as
     :func:`~slt_bench.scoring.reported` derives it), cost; and, when a minibatch Langevin run stored
     one, its noise heat (:func:`~slt_bench.scoring.noise_heat_of`), when ``sgld`` stored one, its
-    acceptance at the end (:func:`~slt_bench.scoring.end_accept_of`)."""
+    acceptance at the end (:func:`~slt_bench.scoring.end_accept_of`) and its step against the curvature
+    there (``εκ end``, :func:`~slt_bench.scoring.end_eps_kappa_of`)."""
     out = []
     for r in reported(rows):
         out.append({
@@ -84,9 +85,10 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "status": r["status"], "grad evals": f"{r['grad_evals'] or 0:.3g}", "seconds": f"{r['wall_s'] or 0:.1f}",
             "noise heat": _fmt(r.get("noise_heat"), ".3g"),
             "end accept": _fmt(r.get("end_accept"), ".4f"),
+            "εκ end": _fmt(r.get("end_eps_kappa"), ".3g"),
         })
     frame = pd.DataFrame(out)
-    for column in ("noise heat", "end accept"):  # dropped when no row has one (no such run among the rows)
+    for column in ("noise heat", "end accept", "εκ end"):  # dropped when no row has one (no such run among the rows)
         if not frame.empty and (frame[column] == "–").all():
             frame = frame.drop(columns=column)
     return frame
@@ -264,7 +266,9 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "(diverged, unmixed, degenerate, inconsistent, …) never counts. `inconsistent` is derived by the report,\n"
         "not stored: a multi-β cell whose posteriors break the tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n]\n"
         "(the drop of the means between neighbouring β against the one their variances imply, |z| above the\n"
-        "bound for a 0.1% false alarm rate per cell), which no sample of the tempered posteriors does. Tasks with m > 1 are biased low against λ at\n"
+        "bound for a 0.1% false alarm rate per cell), which no sample of the tempered posteriors does. `stiff`, also\n"
+        "derived: an `sgld` cell whose median chain ended where the step times the largest curvature of the\n"
+        "potential (`εκ end`) is ≥ 2, where the step overshoots the stiffest direction. Tasks with m > 1 are biased low against λ at\n"
         "finite n by ≈ (m−1)/log(nβ) whatever the sampler.\n\n"
         f"**Ranking.** {RANKING_RULE}\n\n"
     )

@@ -165,17 +165,17 @@ def test_divergence_is_a_status_not_a_crash(catalog, batch):
 
 def test_minibatch_sgld_runs_and_counts_fractional_gradients(catalog):
     """Minibatch SGLD: the full-batch warm-up counts whole gradients, a gradient on b of n points
-    b/n of one, each kept draw one full-batch evaluation of n L_n, and the noise heat's 32
-    minibatch gradients per chain at the end b/n each."""
+    b/n of one, each kept draw one full-batch evaluation of n L_n, the noise heat's 32
+    minibatch gradients per chain at the end b/n each, and end_curvature's 60 full-batch gradients per chain."""
     task = catalog.get("regular/d2")
     data = task.dataset(1000, 0)
     hyper = {"chains": 4, "warmup": 100, "steps": 400, "batch_size": 100}
     draws = make_method("sgld", hyper).sample(TemperedTarget(task, data, 0.15), Budget(1e7), 0)
     assert draws.status == "ok", draws.reason
-    assert draws.grad_evals == pytest.approx(4 * (100 + 1) + 4 * 400 * 100 / 1000 + 4 * 400 + 4 * 32 * 100 / 1000)
+    assert draws.grad_evals == pytest.approx(4 * (100 + 1) + 4 * 400 * 100 / 1000 + 4 * 400 + 4 * 32 * 100 / 1000 + 4 * 60)
     assert draws.diagnostics["noise_heat"] > 0
     quiet = make_method("sgld", {**hyper, "noise_heat": False}).sample(TemperedTarget(task, data, 0.15), Budget(1e7), 0)
     assert "noise_heat" not in quiet.diagnostics
-    assert quiet.grad_evals == pytest.approx(4 * (100 + 1) + 4 * 400 * 100 / 1000 + 4 * 400)
+    assert quiet.grad_evals == pytest.approx(4 * (100 + 1) + 4 * 400 * 100 / 1000 + 4 * 400 + 4 * 60)
     np.testing.assert_array_equal(quiet.n_loss, draws.n_loss)  # the measurement draws apart: the run is the same
     assert draws.n_loss.shape == (4, 400) and np.isfinite(draws.n_loss).all()

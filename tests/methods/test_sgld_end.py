@@ -23,7 +23,8 @@ def test_thinned_full_batch_draws_are_the_kept_steps_of_the_unthinned_run(catalo
     past the last kept point are run and charged, as before); n L_n and the parameters agree to float64
     rounding (1e-12 relative: the two loops are compiled separately, the arithmetic per step is the
     same)."""
-    base = {"chains": 2, "warmup": 20, "steps": 1003, "step_size": 1e-4, "keep_params": True, "end_accept": False}
+    base = {"chains": 2, "warmup": 20, "steps": 1003, "step_size": 1e-4, "keep_params": True, "end_accept": False,
+            "end_curvature": False}
     every = make_method("sgld", {**base, "thin": 1}).sample(_rrr(catalog), Budget(1e9), 3)
     thinned = make_method("sgld", {**base, "thin": 10}).sample(_rrr(catalog), Budget(1e9), 3)
     assert thinned.n_loss.shape == (2, 100) and thinned.params.shape[:2] == (2, 100)
