@@ -19,6 +19,7 @@ the runs behind docs/scale.md.
     SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run end-stored     # sgld's stored end_eps_kappa (30 products) at the same points
     python benchmarks/scale_study.py run d1k-quarter      # dls/d1k at a quarter of the line's ε from w*, 9.6M steps (about 35 min)
     python benchmarks/scale_study.py run stiff-catalogue  # sgld's εκ at the chains' end on the small tasks, tier standard (about 30 min)
+    python benchmarks/scale_study.py run mala-line 0..4  # the line's five posteriors on dls/d1k by MALA from w*, 1.2M steps (about 9 min each; SCALE_STUDY_DATASET=K for seed K)
     python benchmarks/scale_study.py run mala-start       # MALA from w* on dls/d1k at the line's ε, 2.4M steps a chain (about 30 min)
     SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run from-end 0|1|2|3  # MALA and sgld's step at ε and ε/4 from the end points saved in DIR
     python benchmarks/scale_study.py write docs/scale.md
@@ -162,6 +163,53 @@ def _end_run(task, n: int, eps: float, steps: int) -> dict:
     return record
 
 
+def _mala_chains(static, args, starts: np.ndarray, eps: float, draws: int, thin: int):
+    """MALA (numpyro HMC: one leapfrog step of √ε, identity mass, no adaptation, exact for any ε), one chain from
+    each row of ``starts``, ``draws`` × ``thin`` steps each: (n L_n at the kept steps (chains, draws), the mean
+    acceptance probability)."""
+    import jax
+    import jax.numpy as jnp
+
+    from slt_bench.methods import _numpyro
+
+    options = {"num_steps": 1, "trajectory_length": None, "step_size": math.sqrt(eps), "adapt_step_size": False,
+               "adapt_mass_matrix": False}
+    warm, draw = _numpyro._compiled(static, "HMC", tuple(sorted(options.items())), 0, draws, thin)
+    losses, accepts = [], []
+    for c, z0 in enumerate(starts):
+        state, _ = warm(jax.random.PRNGKey(c), jnp.asarray(z0), args)
+        state, nl, _, _, _, acc = draw(state, args)
+        losses.append(np.asarray(nl))
+        accepts.append(float(acc))
+    return np.stack(losses), float(np.mean(accepts))
+
+
+def _mala_line_posterior(task, n: int, index: int, eps: float, steps: int, dataset: int = 0) -> dict:
+    """:func:`_line_posterior`'s record for MALA from w* (4 chains, ``steps`` each at ``eps``) in place of sgld."""
+    from slt_bench.draws import chain_diagnostics
+    from slt_bench.estimators import get_estimator
+    from slt_bench.estimators.base import mean_and_se
+    from slt_bench.target import TemperedTarget
+
+    data = task.dataset(n, dataset)
+    post = get_estimator("local-multi-beta", gamma=1.0).posteriors(task, data)[index]
+    target = TemperedTarget(task, data, post.beta, post.centre, post.gamma)
+    static, args = target.jax_parts()
+    starts = np.broadcast_to(np.asarray(target.initial_point(), dtype=float), (4, target.dim)).copy()
+    start = time.perf_counter()
+    n_loss, accept = _mala_chains(static, args, starts, eps, 4000, steps // 4000)
+    second = n_loss[:, n_loss.shape[1] // 2:]
+    mean, se = mean_and_se(second)
+    diag = chain_diagnostics(second)
+    at_centre = float(task.n_loss_numpy(np.asarray(task.w_star), data))
+    return {"dataset": dataset, "i": index, "beta": post.beta, "gamma": 1.0, "steps": steps, "sampler": "mala",
+            "mean_second_half": mean, "se": se, "local_at_beta": post.beta * (mean - at_centre),
+            "ess": diag.get("ess"), "rhat": diag.get("rhat"), "eps": eps, "accept": accept,
+            "status": "–", "blocks": [round(float(post.beta * (b.mean() - at_centre)), 2)
+                                      for b in np.array_split(n_loss.mean(0), 20)],
+            "seconds": time.perf_counter() - start}
+
+
 def _from_end(task, n: int, eps: float, steps: int, path: Path, sampler: str) -> dict:
     """:func:`_from_points` from the end points saved at ``path``."""
     return _from_points(task, n, eps, steps, np.load(path), sampler)
@@ -190,16 +238,7 @@ def _from_points(task, n: int, eps: float, steps: int, starts: np.ndarray, sampl
     start = time.perf_counter()
     accept = None
     if sampler == "mala":
-        options = {"num_steps": 1, "trajectory_length": None, "step_size": math.sqrt(eps), "adapt_step_size": False,
-                   "adapt_mass_matrix": False}
-        warm, draw = _numpyro._compiled(static, "HMC", tuple(sorted(options.items())), 0, 400, thin)
-        losses, accepts = [], []
-        for c, z0 in enumerate(starts):
-            state, _ = warm(jax.random.PRNGKey(c), jnp.asarray(z0), args)
-            state, nl, _, _, _, acc = draw(state, args)
-            losses.append(np.asarray(nl))
-            accepts.append(float(acc))
-        n_loss, accept = np.stack(losses), float(np.mean(accepts))
+        n_loss, accept = _mala_chains(static, args, starts, eps, 400, thin)
     else:
         _, run = _sgld_jax._compiled(static, len(starts), 10, steps, thin, 0.999, "lm", True, True, False)
         nl, _, _ = run(jax.random.PRNGKey(0), jnp.asarray(starts), jnp.asarray(eps), args)
@@ -395,9 +434,16 @@ def run(name: str, dataset: int = 0) -> None:
                                       "chains_past_limit": sum(v >= 2.0 for v in chains), "chains": len(chains)}) + "\n")
                 out.flush()
         return
+    if name == "mala-line":  # the local-multi-beta line's posterior DATASET-place index on dls/d1k, by MALA from w*
+        task = load_catalog().get("dls/d1k")
+        out.write(json.dumps(_mala_line_posterior(task, 100_000, dataset, 9.5e-7, 1_200_000,
+                                                  int(os.environ.get("SCALE_STUDY_DATASET", 0)))) + "\n")
+        out.flush()
+        return
     if name == "mala-start":  # MALA from w* at the line's ε on dls/d1k, 2.3 relaxation times 1/(εγ): the exact sampler's value
         task = load_catalog().get("dls/d1k")
-        starts = np.broadcast_to(np.asarray(task.w_star, dtype=float), (4, task.dim)).copy()
+        w_star = np.asarray(task.w_star, dtype=float)
+        starts = np.broadcast_to(w_star, (4, w_star.size)).copy()
         out.write(json.dumps(_from_points(task, 100_000, 9.5e-7, 2_400_000, starts, "mala")) + "\n")
         out.flush()
         return
@@ -723,7 +769,7 @@ def _stiff_catalogue_block(rows: list[dict]) -> str:
 def _from_end_block(rows: list[dict]) -> str:
     """MALA and the unadjusted step from the unadjusted chains' end points: λ̂ at the start, over the first
     twentieth, and over the last half."""
-    text = ["| task | λ | sampler | ε | steps | λ̂ at the start (the unadjusted run's end) | first twentieth | "
+    text = ["| task | λ | sampler | ε | steps | λ̂ at the start | first twentieth | "
             "second half (SD of its 10 blocks) | MALA acceptance | CPU |",
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["task"], r["sampler"], -r["eps"])):
@@ -788,7 +834,7 @@ def write(path: str) -> None:
               "line": _line_block, "heat": _heat_block, "noise": _noise_block,
               "d10k": _d10k_block, "end": _end_block, "end-curvature": _curvature_block,
               "end-stored": _stored_block, "from-end": _from_end_block, "mala-start": _from_end_block,
-              "stiff-catalogue": _stiff_catalogue_block}
+              "stiff-catalogue": _stiff_catalogue_block, "mala-line": _line_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):
@@ -847,7 +893,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "from-end") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "from-end", "mala-line") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])
