@@ -25,6 +25,7 @@ from slt_bench.target import Budget, JaxStatic, TemperedTarget, jax_logdensity, 
 def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...], warmup: int, length: int, thin: int):
     """(warm, draw): jitted warm-up and sampling scans for one task shape and kernel setting."""
     import jax
+    import jax.numpy as jnp
     from numpyro.infer.hmc import hmc
 
     def potential_gen(args):
@@ -46,13 +47,19 @@ def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...]
 
     @jax.jit
     def draw(state, args):
-        def body(s, _):
+        def step(carry, _):
+            s, steps, div, acc = carry
             s = sample_kernel(s, model_args=(args,))
-            return s, (s.z, s.num_steps, s.diverging, s.accept_prob)
+            return (s, steps + s.num_steps, div + s.diverging, acc + s.accept_prob), None
 
-        state, (z, steps, div, acc) = jax.lax.scan(body, state, None, length=length * thin)
-        z = z[thin - 1 :: thin]
-        return state, jax.vmap(lambda zi: jax_n_loss(static, zi, args))(z), z, steps.sum(), div.sum(), acc.mean()
+        def keep(carry, _):  # thin transitions, of which only the last position is kept: memory ∝ kept draws × d
+            carry, _ = jax.lax.scan(step, carry, None, length=thin)
+            return carry, carry[0].z
+
+        zero = jnp.zeros((), jnp.int64)
+        carry = (state, zero, zero, jnp.zeros((), jnp.float64))
+        (state, steps, div, acc), z = jax.lax.scan(keep, carry, None, length=length)
+        return state, jax.vmap(lambda zi: jax_n_loss(static, zi, args))(z), z, steps, div, acc / (length * thin)
 
     return warm, draw
 
