@@ -20,6 +20,7 @@ the runs behind docs/scale.md.
     python benchmarks/scale_study.py run d1k-quarter      # dls/d1k at a quarter of the line's ε from w*, 9.6M steps (about 35 min)
     python benchmarks/scale_study.py run stiff-catalogue  # sgld's εκ at the chains' end on the small tasks, tier standard (about 30 min)
     python benchmarks/scale_study.py run mala-line 0..4  # the line's five posteriors on dls/d1k by MALA from w*, 1.2M steps (about 9 min each; SCALE_STUDY_DATASET=K for seed K)
+    python benchmarks/scale_study.py run family-end 0..5  # the SG-MCMC family's end check on dls/d1k after 10⁵–2×10⁵ steps (2–6 min each)
     python benchmarks/scale_study.py run mala-start       # MALA from w* on dls/d1k at the line's ε, 2.4M steps a chain (about 30 min)
     SCALE_STUDY_SAVE=DIR python benchmarks/scale_study.py run from-end 0|1|2|3  # MALA and sgld's step at ε and ε/4 from the end points saved in DIR
     python benchmarks/scale_study.py write docs/scale.md
@@ -78,6 +79,10 @@ LINE_RUN = (1.0, 2_400_000, {"batch_size": None, "step_size": 9.5e-7})
 # the local estimator on dls/d10k (9,668 parameters, λ = 946): full-batch sgld at half the step rule's ε
 # there (7.7e-7 with 1,000 warm-up steps), run about 2.3 relaxation times 1/(εγ) like the line's runs
 D10K_RUN = {"chains": 4, "warmup": 1000, "steps": 6_000_000, "thin": 1500, "batch_size": None, "step_size": 3.9e-7}
+# the SG-MCMC family's end check on dls/d1k (γ = 1, n = 10⁵, dataset 0): gamma-long's settings (4 chains, 1,000
+# warm-up steps, thin 50, batch 500); the first three are gamma-long's own runs again (same seed: same draws)
+FAMILY_END_RUNS = (("rmsprop-sgld", 100_000, {}), ("rmsprop-sgld", 200_000, {"step_fraction": 0.1}), ("sgld", 200_000, {}),
+                   ("sghmc", 200_000, {}), ("sgnht", 200_000, {}), ("adam-sgld", 200_000, {}))
 # the small tasks sgld's stiffness check was looked at on (tier standard, dataset 0, each task's n)
 STIFF_GRID = (("multi-beta", ("regular/*", "nc/*", "mixture/*", "tanh/*", "rrr/*", "dln/*")),
               ("local", ("regular/d2", "nc/*", "mixture/*", "tanh/h1")))
@@ -129,6 +134,8 @@ def _local_run(task, n, method, hyper, gamma=1.0, blocks=5, dataset=0):
             "drift_z": drift_z(draws.n_loss), "scoring_version": SCORING_VERSION,
             "noise_heat": draws.diagnostics.get("noise_heat"),
             "end_eps_kappa": draws.diagnostics.get("end_eps_kappa_chains"),
+            "end_stiff_limit": draws.diagnostics.get("end_stiff_limit"),
+            "end_stiffness": draws.diagnostics.get("end_stiffness"),
             "blocks": [round(float(v), 2) for v in block_means], "seconds": time.perf_counter() - start,
             # the local estimate over the second half alone, its SE (sd/√ESS of that half) and the drift z
             # within that half (the status rule's test applied to it)
@@ -433,6 +440,13 @@ def run(name: str, dataset: int = 0) -> None:
                                       "medians": medians, "largest_chain": max(chains) if chains else None,
                                       "chains_past_limit": sum(v >= 2.0 for v in chains), "chains": len(chains)}) + "\n")
                 out.flush()
+        return
+    if name == "family-end":  # FAMILY_END_RUNS[INDEX]: λ̂ and the stored end check
+        task = load_catalog().get("dls/d1k")
+        method, steps, extra = FAMILY_END_RUNS[dataset]
+        hyper = {"chains": 4, "warmup": 1000, "steps": steps, "thin": 50, "batch_size": 500, **extra}
+        out.write(json.dumps(_local_run(task, 100_000, method, hyper, 1.0, blocks=20)) + "\n")
+        out.flush()
         return
     if name == "mala-line":  # the local-multi-beta line's posterior DATASET-place index on dls/d1k, by MALA from w*
         task = load_catalog().get("dls/d1k")
@@ -766,6 +780,22 @@ def _stiff_catalogue_block(rows: list[dict]) -> str:
     return "\n".join(text)
 
 
+def _family_end_block(rows: list[dict]) -> str:
+    """Per run: λ̂ over the second half, the stored end check (each chain's step against the method's limit)."""
+    text = ["| method | steps | settings | ε | λ̂ over the second half (SD of its 10 blocks) | λ̂/λ | end: εκ per chain | "
+            "limit | εκ/limit (median) | shown | CPU |", "|---|---:|---|---:|---:|---:|---|---:|---:|---|---:|"]
+    for r in rows:
+        half = np.array(r["blocks"][10:])
+        chains = ", ".join(f"{v:.3g}" for v in r["end_eps_kappa"] or [])
+        extra = "step_fraction 0.1" if r.get("step_fraction") else "default"
+        stiff = r["end_stiffness"] is not None and r["end_stiffness"] >= 1.0
+        shown = "stiff" if stiff and r["status"] == "ok" else r["status"] + (" (and past its limit)" if stiff else "")
+        text.append(f"| {r['method']} | {r['steps']:,} | {extra} | {r['eps']:.2g} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | "
+                    f"{half.mean() / r['rlct']:.2f} | {chains} | {r['end_stiff_limit']:.3g} | {r['end_stiffness']:.2f} | "
+                    f"{shown} | {r['seconds'] / 60:.1f} min |")
+    return "\n".join(text)
+
+
 def _from_end_block(rows: list[dict]) -> str:
     """MALA and the unadjusted step from the unadjusted chains' end points: λ̂ at the start, over the first
     twentieth, and over the last half."""
@@ -834,7 +864,7 @@ def write(path: str) -> None:
               "line": _line_block, "heat": _heat_block, "noise": _noise_block,
               "d10k": _d10k_block, "end": _end_block, "end-curvature": _curvature_block,
               "end-stored": _stored_block, "from-end": _from_end_block, "mala-start": _from_end_block,
-              "stiff-catalogue": _stiff_catalogue_block, "mala-line": _line_block}
+              "stiff-catalogue": _stiff_catalogue_block, "family-end": _family_end_block, "mala-line": _line_block}
     for name, build in blocks.items():
         records = _load(name)
         if len(records) >= (2 if name == "trace" else 1):
@@ -893,7 +923,7 @@ discretisation push them above λ: the equilibrated runs below separate the thre
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "from-end", "mala-line") and sys.argv[3].isdigit():
+    elif len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in ("line", "d10k", "d10k-coarse", "d10k-4eps", "d10k-eps", "end", "from-end", "mala-line", "family-end") and sys.argv[3].isdigit():
         run(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write":
         write(sys.argv[2])

@@ -240,7 +240,8 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
         fields = ("task", "family", "method", "tier", "preset_hash", "seed", "n", "metric", "estimator", "rlct",
                   "rlct_value", "multiplicity", "rlct_hat", "se", "rel_error", "z", "finite_target", "finite_status",
                   "finite_rel_error", "finite_z", "status", "stored_status", "identity_z", "reason", "grad_evals",
-                  "sample_s", "score_s", "wall_s", "target_note", "options", "noise_heat", "end_accept", "end_eps_kappa")
+                  "sample_s", "score_s", "wall_s", "target_note", "options", "noise_heat", "end_accept", "end_eps_kappa",
+                  "end_stiffness")
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return
     click.echo(run_table(rows).to_string(index=False))

@@ -23,10 +23,12 @@ STATUS_MEANING = {
     "inconsistent": "shown by reports, not stored (the stored status is ok): the posteriors of a multi-β cell break the "
                     "tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n] (|z| above the bound for a 0.1% false alarm "
                     "rate per cell; the largest |z| of every multi-β cell is its `identity |z|`); λ̂ shown, not a success",
-    "stiff": "shown by reports, not stored (the stored status is ok): an unadjusted Langevin run (sgld) whose median "
-             "chain, in some posterior, ended where its step ε times the largest curvature κ_max of the potential is ≥ 2, past "
-             "which the step overshoots the stiffest direction (the scheme is unstable at 4); the step rule tuned ε "
-             "where the chains started. Stored as end_eps_kappa, shown as `εκ end`; λ̂ shown, not a success",
+    "stiff": "shown by reports, not stored (the stored status is ok): an SG-MCMC run (sgld, rmsprop-sgld, adam-sgld, "
+             "sghmc, sgnht) whose median chain, in some posterior, ended where its step along the stiffest direction of "
+             "the potential reached the method's limit (end_stiffness ≥ 1): ε κ_max ≥ 2 for the Langevin rules, past "
+             "which the step overshoots that direction (unstable at 4); for the others the step at which their own "
+             "recursion doubles the variance there (ε κ 0.21 for adam-sgld, ε² κ 0.049 for sghmc). The step rule tuned ε "
+             "where the chains started. Stored as end_eps_kappa and end_stiffness, shown as `εκ end`; λ̂ shown, not a success",
 }
 
 

@@ -166,25 +166,57 @@ def end_accept_of(row: Mapping[str, Any]) -> float | None:
     return min(values) if values else None
 
 
-# ---- the step against the curvature where an unadjusted Langevin run's chains ended ----------------------
+# ---- the step against the curvature where an SG-MCMC run's chains ended ---------------------------------
 #
-# ``sgld`` stores end_eps_kappa, the median over chains of ε κ̂_max at each chain's last point (κ̂_max a lower
-# bound of κ_max; why the median, not the largest: slt_bench.methods._sgld_jax). On a direction of curvature κ the step's deterministic part maps x to
-# (1 − εκ/2) x: for εκ < 2 it contracts toward the minimum as the Langevin diffusion does, for εκ ≥ 2 it
-# overshoots and flips the sign of the stiffest coordinate every step, and at εκ = 4 both the LM and the Euler
-# schemes become unstable. A run whose chains ended past 2 is no longer a discretisation of the diffusion in
-# that direction; the long deep-linear runs at γ = 1 end at 3.4–4.1 (docs/scale.md), their step rule having put
-# the start at 0.01–0.03. A cell with a posterior whose median chain ended past 2 is shown ``stiff``.
+# ``sgld`` and the SG-MCMC family store end_eps_kappa, the median over chains of the dimensionless step s along
+# the stiffest direction at each chain's last point (ε κ̂_max for the Langevin rules, in the preconditioner's
+# metric for RMSProp and Adam; ε² κ̂_max for SGHMC and SGNHT), end_stiff_limit, the rule's own limit s* (where its
+# recursion, on a Gaussian direction of that curvature, has twice the target's stationary variance), and
+# end_stiffness, the median over chains of s / s* (slt_bench.methods._stiffness has the limits and why medians).
+# For sgld the limit is 2: the step's deterministic part maps x to (1 − εκ/2) x, which past 2 overshoots and flips
+# the sign of the stiffest coordinate every step (LM and Euler are unstable at 4). A run whose chains ended past
+# their limit is no longer a discretisation of the diffusion in that direction; the long deep-linear sgld runs at
+# γ = 1 end at 3.4–4.1 (docs/scale.md), their step rule having put the start at 0.01–0.03. A cell with a
+# posterior whose end_stiffness is ≥ 1 is shown ``stiff``. Rows stored before the limit was stored (sgld only)
+# have end_eps_kappa alone, and are read against 2.
 STIFF_LIMIT = 2.0
 STIFF_STATUS = "stiff"
 
 
-def end_eps_kappa_of(row: Mapping[str, Any]) -> float | None:
-    """The largest ``end_eps_kappa`` (a median over chains) ``sgld`` stored for the cell's posteriors, or None
-    without one."""
+def _end_values(row: Mapping[str, Any], field: str) -> list[float]:
     diags = row.get("diagnostics") or []
-    values = [d["end_eps_kappa"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
-              and isinstance(d.get("end_eps_kappa"), (int, float)) and math.isfinite(d["end_eps_kappa"])]
+    if not isinstance(diags, list):
+        return []
+    return [d[field] for d in diags if isinstance(d, Mapping) and isinstance(d.get(field), (int, float))
+            and not isinstance(d.get(field), bool) and math.isfinite(d[field])]
+
+
+def _fmt_or_dash(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def end_eps_kappa_of(row: Mapping[str, Any]) -> float | None:
+    """The largest ``end_eps_kappa`` (a median over chains) stored for the cell's posteriors, or None
+    without one."""
+    values = _end_values(row, "end_eps_kappa")
+    return max(values) if values else None
+
+
+def end_stiffness_of(row: Mapping[str, Any]) -> float | None:
+    """The largest ``end_stiffness`` (the median over chains of the step against the rule's limit) stored for
+    the cell's posteriors — ``end_eps_kappa`` / :data:`STIFF_LIMIT` for a posterior that stored no limit (sgld
+    rows from before the limit was stored) — or None without one."""
+    diags = row.get("diagnostics") or []
+    values = []
+    for d in diags if isinstance(diags, list) else []:
+        if not isinstance(d, Mapping):
+            continue
+        value = d.get("end_stiffness")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            kappa = d.get("end_eps_kappa")
+            value = kappa / STIFF_LIMIT if isinstance(kappa, (int, float)) and not isinstance(kappa, bool) else None
+        if value is not None and math.isfinite(value):
+            values.append(float(value))
     return max(values) if values else None
 
 
@@ -193,8 +225,8 @@ def reported(rows: Any) -> list[dict[str, Any]]:
     becomes ``inconsistent`` (``stored_status`` keeps ``ok``; the store is not changed), and every row
     gains ``identity_z``, the largest |z| of its intervals (None without a check), ``noise_heat``
     (:func:`noise_heat_of`), ``end_accept`` (:func:`end_accept_of`) and ``end_eps_kappa``
-    (:func:`end_eps_kappa_of`); an ``ok`` cell whose ``end_eps_kappa`` is at least :data:`STIFF_LIMIT`
-    becomes ``stiff``. Idempotent."""
+    (:func:`end_eps_kappa_of`) and ``end_stiffness`` (:func:`end_stiffness_of`); an ``ok`` cell whose
+    ``end_stiffness`` is at least 1 becomes ``stiff``. Idempotent."""
     out = []
     for row in rows:
         if "identity_z" in row:
@@ -206,6 +238,7 @@ def reported(rows: Any) -> list[dict[str, Any]]:
         row["noise_heat"] = noise_heat_of(row)
         row["end_accept"] = end_accept_of(row)
         row["end_eps_kappa"] = end_eps_kappa_of(row)
+        row["end_stiffness"] = end_stiffness_of(row)
         row["stored_status"] = row.get("status")
         if checks and row.get("status") == "ok":
             limit = identity_threshold(len(checks) + 1)
@@ -216,12 +249,13 @@ def reported(rows: Any) -> list[dict[str, Any]]:
                     f"tempering identity: between β = {worst['beta']:.4g} and {worst['beta_next']:.4g} the mean of "
                     f"n L_n drops by {worst['drop']:.4g} ± {worst['drop_se']:.2g}, the variances imply "
                     f"{worst['implied']:.4g} ± {worst['implied_se']:.2g} (z = {worst['z']:+.1f}, limit ±{limit:.2f})")
-        stiff = row["end_eps_kappa"]
-        if stiff is not None and stiff >= STIFF_LIMIT and row.get("status") == "ok":
+        stiff = row["end_stiffness"]
+        if stiff is not None and stiff >= 1.0 and row.get("status") == "ok":
             row["status"] = STIFF_STATUS
             row["reason"] = (
-                f"the median chain ended where the step times the largest curvature is {stiff:.3g} (limit {STIFF_LIMIT:g}): "
-                f"the step overshoots the stiffest direction there, so λ̂ carries a discretisation bias the step rule "
-                f"did not allow for; a smaller --set step_size, or an adjusted sampler (mala), is the check")
+                f"the median chain ended where the step along the stiffest direction is {stiff:.3g} × the method's "
+                f"limit (εκ end {_fmt_or_dash(row['end_eps_kappa'])}), past which its recursion at least doubles the variance "
+                f"there, so λ̂ carries a discretisation bias the step rule did not allow for; a smaller --set "
+                f"step_size, or an adjusted sampler (mala), is the check")
         out.append(row)
     return out

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from slt_bench.methods._stiffness import CURVATURE_ITERATIONS, CURVATURE_KEY, end_curvature  # noqa: F401 (re-exported)
 from slt_bench.target import JaxStatic, TemperedTarget, jax_logdensity, jax_n_loss
 
 # dual averaging constants of Hoffman & Gelman (2014), Alg. 6, as in the torch backend
@@ -219,75 +220,3 @@ def end_acceptance(target: TemperedTarget, z: Any, eps: float, tamed: bool, key:
     return {"end_accept": float(per_chain.mean()), "end_accept_chains": [float(a) for a in per_chain]}
 
 
-# ---- the step against the curvature where the chains end ---------------------------------------------------
-#
-# On a Gaussian direction of curvature κ the LM step is exact for ε κ < 4 and unstable beyond (the Euler step:
-# biased by 1/(1 − εκ/4), unstable at 4 too). The step rule tunes ε where the chains start; chains that drift
-# along a singular set into stiffer places meet a larger κ. √(εκ) is the step's noise against the posterior's
-# standard deviation 1/√κ in that direction: at ε κ ≥ 1 one step crosses the whole width of the stiffest
-# direction, and the scheme's error expansion in powers of εκ (on which the O(ε²) accuracy of LM rests) has no
-# small parameter. ``end_eps_kappa_chains`` holds ε κ̂_max at each chain's last point, ``end_eps_kappa`` their
-# median: one chain's last point is one draw, and along a singular set the curvature at a draw is heavy-tailed
-# (on mixture/free-weight single chains end at 5.7–9 while the rest of the 8 are below 2, in a cell that agrees
-# with the exact finite-n value), whereas chains that have all drifted into stiff places (the long deep-linear
-# runs: every chain at 3.4–4.1) move the median. The median is past a limit when half the chains are.
-#
-# κ̂_max is the Rayleigh quotient of the power method's last iterate on −∇² log p (Hessian–vector products by
-# central differences of the full-batch gradient, 2 gradients each, at h = 10⁻³ √ε; the error O(h²) is far below
-# the power method's). A Rayleigh quotient never exceeds the largest eigenvalue, so ε κ̂_max is a lower bound of
-# ε κ_max: a flag on it is never caused by the estimate. From a random start the power method's chance of ending
-# below half the largest eigenvalue of a positive semi-definite matrix of size d after k products falls roughly as
-# √d 2^(−k) (Kuczyński & Woźniakowski 1992, SIAM J. Matrix Anal. Appl. 13, 1094): at k = 30, about 10⁻⁶ for
-# d = 10⁶. Where the Hessian is indefinite the bound on the start does not hold, the upper bound does.
-CURVATURE_ITERATIONS = 30
-CURVATURE_KEY = 0x6B6170
-
-
-@lru_cache(maxsize=64)
-def _top_curvature_fn(static: JaxStatic, iterations: int):
-    import jax
-    import jax.numpy as jnp
-
-    def grad_u(z, args):  # ∇ of −log p per chain
-        return jax.vmap(jax.grad(lambda zi: -jax_logdensity(static, zi, args)))(z)
-
-    def unit(v):
-        return v / jnp.linalg.norm(v, axis=-1, keepdims=True)
-
-    @jax.jit
-    def fn(z, h, key, args):
-        def hv(v):
-            return (grad_u(z + h * v, args) - grad_u(z - h * v, args)) / (2 * h)
-
-        def body(v, _):
-            return unit(hv(v)), None
-
-        v, _ = jax.lax.scan(body, unit(jax.random.normal(key, z.shape, z.dtype)), None, length=iterations - 1)
-        return (v * hv(v)).sum(-1)
-
-    return fn
-
-
-def top_curvature(target: TemperedTarget, z: Any, key: Any, h: float,
-                  iterations: int = CURVATURE_ITERATIONS) -> np.ndarray:
-    """κ̂_max per chain: the Rayleigh quotient of the power method's last iterate on the Hessian of −log p_β
-    (the target's potential, prior and localisation included) at each row of z (chains × d), after
-    ``iterations`` Hessian–vector products by central differences of step ``h`` (2 gradients each). A lower
-    bound of the largest eigenvalue (see the comment above :data:`CURVATURE_ITERATIONS`)."""
-    import jax.numpy as jnp
-
-    static, args = target.jax_parts()
-    z = jnp.asarray(z)
-    return np.asarray(_top_curvature_fn(static, int(iterations))(z, jnp.asarray(float(h), z.dtype), key, args))
-
-
-def end_curvature(target: TemperedTarget, z: Any, eps: float, key: Any,
-                  iterations: int = CURVATURE_ITERATIONS) -> dict[str, Any]:
-    """``end_eps_kappa``: the median over chains of ε κ̂_max at the chains' last points z, and
-    ``end_eps_kappa_chains``, each chain's; nothing when a value is not finite. Costs 2 × ``iterations``
-    gradients a chain."""
-    kappa = top_curvature(target, z, key, 1e-3 * math.sqrt(eps), iterations)
-    values = eps * kappa
-    if not np.isfinite(values).all():
-        return {}
-    return {"end_eps_kappa": float(np.median(values)), "end_eps_kappa_chains": [float(v) for v in values]}

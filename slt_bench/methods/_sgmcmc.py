@@ -15,7 +15,10 @@ or β. The engine:
   a cost independent of n), so the estimators see exact losses, not minibatch estimates;
 * charges the budget up front: chains × (warmup + steps) × b/n gradient evaluations for the
   minibatch steps, plus one full-batch evaluation per kept point and chain, plus (Langevin rules)
-  the :data:`NOISE_BATCHES` minibatch gradients per chain behind the stored ``noise_heat``;
+  the :data:`NOISE_BATCHES` minibatch gradients per chain behind the stored ``noise_heat``, plus
+  (``end_curvature``, on by default) the 2 × 30 full-batch gradients per chain of the end check;
+* stores the end check (:mod:`slt_bench.methods._stiffness`): the step against the largest curvature
+  where each chain ended, against the rule's own limit (``end_eps_kappa``, ``end_stiffness``);
 * stores ``noise_heat`` (Langevin rules: ``sgld``, ``rmsprop-sgld``): ε tr(P Σ_g)/8 at each chain's
   last point, the first-order excess of E[β n L_n] that the minibatch gradient noise causes
   (:func:`noise_heat`; zero with full-batch gradients).
@@ -33,6 +36,7 @@ import numpy as np
 
 from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
+from slt_bench.methods._stiffness import CURVATURE_ITERATIONS, CURVATURE_KEY, LANGEVIN_LIMIT, end_curvature
 from slt_bench.target import (Budget, JaxStatic, TemperedTarget, check_precision, jax_batch_tempered_loss,
                                jax_minibatch, jax_n_loss, jax_rest_logdensity)
 
@@ -51,6 +55,10 @@ class Rule:
     # a rule of another form (momentum, a filtered drift) sets langevin=False and gets no noise heat
     metric: Callable[[Any], Any] | None = None
     langevin: bool = True
+    # the end check (slt_bench.methods._stiffness): whether the position moves by ε·p (s = ε²κ, else ε κ in the
+    # metric), and the limit s* per chain from (ε, the chains' aux at the end); None: no check
+    momentum: bool = False
+    stiff_limit: Callable[[float, Any], Any] | None = None
 
 
 def _minibatch_grad(static: JaxStatic, z: Any, args: Any, key: Any, batch: int) -> Any:
@@ -171,7 +179,8 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
     at step size ``eps`` from ``z0`` (chains × d; default: every chain at the target's start point);
     return :class:`Draws` with full-batch n L_n at the kept points. ``at_end``, if given, maps the
     chains' last points to extra diagnostics; its cost, ``at_end_cost`` full-batch gradients, is
-    charged with the run's."""
+    charged with the run's. With ``method.end_curvature`` (default on) and a rule that has a limit, the
+    end check (:func:`end_check`) runs too, charged."""
     import jax
     import jax.numpy as jnp
 
@@ -185,8 +194,10 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
         try:
             heat = rule.langevin and bool(getattr(method, "noise_heat", True))
             noise_cost = chains * NOISE_BATCHES * batch / target.n if heat else 0.0
+            check = bool(getattr(method, "end_curvature", True)) and rule.stiff_limit is not None
+            check_cost = chains * 2 * CURVATURE_ITERATIONS if check else 0.0
             target.charge(chains * (method.warmup + kept * method.thin) * batch / target.n + chains * kept + noise_cost
-                          + at_end_cost)
+                          + at_end_cost + check_cost)
             static, args = target.jax_batch_parts(getattr(method, "precision", "float64"))
             full_static, full_args = target.jax_parts()
             run = _compiled(rule, static, full_static, chains, method.warmup, kept * method.thin, method.thin, batch,
@@ -203,6 +214,8 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
                                    "noise_heat_chains": [float(h) for h in heats]}
             if at_end is not None:
                 diagnostics = {**diagnostics, **at_end(z_end)}
+            if check:
+                diagnostics = {**diagnostics, **end_check(rule, target, z_end, aux_end, eps, seed)}
             if method.keep_params and zs is not None:
                 params = target.constrain_numpy(np.asarray(zs))
         except BudgetExceeded as err:
@@ -217,6 +230,22 @@ def sample_sgmcmc(method: Any, rule: Rule, target: TemperedTarget, budget: Budge
     if status == "ok" and n_loss.shape[1] > 0:
         diag.update(chain_diagnostics(n_loss))
     return Draws(n_loss, grad_evals, time.perf_counter() - start, status, reason, diag, params)
+
+
+def end_check(rule: Rule, target: TemperedTarget, z_end: Any, aux_end: Any, eps: float, seed: int) -> dict[str, Any]:
+    """:func:`~slt_bench.methods._stiffness.end_curvature` for ``rule`` at the chains' last points: in the
+    rule's metric there (its preconditioner), with its limit s* per chain from (ε, the chains' aux)."""
+    import jax
+
+    metric = None if rule.metric is None else np.asarray(jax.vmap(rule.metric)(aux_end))
+    limits = np.asarray(rule.stiff_limit(float(eps), aux_end), dtype=float)
+    key = jax.random.fold_in(jax.random.PRNGKey(int(seed)), CURVATURE_KEY)
+    return end_curvature(target, z_end, float(eps), key, metric=metric, momentum=rule.momentum, limits=limits)
+
+
+def langevin_limit(eps: float, aux: Any) -> float:
+    """A Langevin rule's limit s* = ε κ = 2 (:mod:`slt_bench.methods._stiffness`), whatever its state."""
+    return LANGEVIN_LIMIT
 
 
 @lru_cache(maxsize=32)
@@ -350,6 +379,7 @@ class SGMCMCMethod:
     keep_params: bool = False
     precision: str = "float64"  # of minibatch likelihood gradients: "float32" halves their cost at scale
     noise_heat: bool = True  # measure and store the gradient noise's heat at the end (Langevin rules)
+    end_curvature: bool = True  # measure and store the step against the curvature where the chains end (60 gradients a chain)
 
     def __post_init__(self) -> None:
         check_run_settings(self, "step_size")

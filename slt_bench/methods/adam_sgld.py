@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod, start_loss_gradient_rms
+from slt_bench.methods._stiffness import ema_drift_limit
 
 
 @lru_cache(maxsize=None)
@@ -41,7 +42,15 @@ def adam_rule(beta1: float, beta2: float, delta: float, noise_dtype: str = "floa
         noise = jax.random.normal(key, z.shape, noise_dtype)
         return z + 0.5 * eps * precond * drift + jnp.sqrt(eps * precond) * noise, (m, v, t)
 
-    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta}, {noise_dtype} noise)", init, step, langevin=False)
+    def metric(aux):  # the preconditioner of the last step (for the end check)
+        _, v, t = aux
+        return 1.0 / (jnp.sqrt(v / (1 - beta2**t)) + delta)
+
+    def stiff_limit(eps, aux):  # the averaged drift lags: the variance doubles at ε κ = 0.21 for β₁ = 0.9
+        return ema_drift_limit(beta1)
+
+    return Rule(f"adam(β1={beta1}, β2={beta2}, δ={delta}, {noise_dtype} noise)", init, step, metric=metric,
+                langevin=False, stiff_limit=stiff_limit)
 
 
 @dataclass(frozen=True)

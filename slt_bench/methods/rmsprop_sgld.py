@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod, start_loss_gradient_rms
+from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod, langevin_limit, start_loss_gradient_rms
 
 
 @lru_cache(maxsize=None)
@@ -40,7 +40,8 @@ def rmsprop_rule(alpha: float, delta: float, noise_dtype: str = "float64") -> Ru
     def metric(v):
         return 1.0 / (jnp.sqrt(v) + delta)  # the preconditioner of the last step (for the noise heat)
 
-    return Rule(f"rmsprop(α={alpha}, δ={delta}, {noise_dtype} noise)", init, step, metric=metric)
+    return Rule(f"rmsprop(α={alpha}, δ={delta}, {noise_dtype} noise)", init, step, metric=metric,
+                stiff_limit=langevin_limit)
 
 
 @dataclass(frozen=True)

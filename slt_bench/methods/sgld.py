@@ -45,7 +45,7 @@ import numpy as np
 
 from slt_bench.draws import Draws, chain_diagnostics, numerical_status
 from slt_bench.errors import BudgetExceeded
-from slt_bench.methods._sgmcmc import Rule, sample_sgmcmc
+from slt_bench.methods._sgmcmc import Rule, langevin_limit, sample_sgmcmc
 from slt_bench.methods._validate import non_negative_int, open_unit, positive_ints
 from slt_bench.target import Budget, TemperedTarget, check_precision
 
@@ -71,7 +71,8 @@ def langevin_rule(scheme: str, tamed: bool, noise_dtype: str = "float64") -> Rul
             return z + 0.5 * eps * drift + 0.5 * jnp.sqrt(eps) * (noise_prev + noise), noise
         return z + 0.5 * eps * drift + jnp.sqrt(eps) * noise, noise
 
-    return Rule(f"langevin({scheme}, tamed={tamed}, {noise_dtype} noise)", init, step, keyed_init=True)
+    return Rule(f"langevin({scheme}, tamed={tamed}, {noise_dtype} noise)", init, step, keyed_init=True,
+                stiff_limit=langevin_limit)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class SGLD:
         """Full-batch MALA warm-up for ε (the rule), then minibatch Langevin steps from where it ended."""
         import jax
 
-        from slt_bench.methods._sgld_jax import CURVATURE_KEY, END_KEY, end_acceptance, end_curvature, warm_jax
+        from slt_bench.methods._sgld_jax import END_KEY, END_PROPOSALS, end_acceptance, warm_jax
 
         with target.metered(budget):
             try:
@@ -149,16 +150,13 @@ class SGLD:
                 return Draws.without_draws("budget_exceeded", str(err), target.grad_evals, 0.0)
             warm_cost = target.grad_evals
         at_end = None
-        if self.end_accept or self.end_curvature:
+        if self.end_accept:  # the end check of the curvature is the engine's (end_curvature)
             def at_end(z_end):
-                key, found = jax.random.PRNGKey(int(seed)), {}
-                if self.end_accept:
-                    found.update(end_acceptance(target, z_end, eps, bool(self.tamed), jax.random.fold_in(key, END_KEY)))
-                if self.end_curvature:
-                    found.update(end_curvature(target, z_end, eps, jax.random.fold_in(key, CURVATURE_KEY)))
-                return found
-        out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed), self.precision), target, budget, seed,
-                            eps, found, z0=z_warm, at_end=at_end, at_end_cost=self.chains * self._end_cost())
+                key = jax.random.fold_in(jax.random.PRNGKey(int(seed)), END_KEY)
+                return end_acceptance(target, z_end, eps, bool(self.tamed), key)
+        out = sample_sgmcmc(_AfterWarmup(self), langevin_rule(self.scheme, bool(self.tamed), self.precision), target,
+                            budget, seed, eps, found, z0=z_warm, at_end=at_end,
+                            at_end_cost=self.chains * (END_PROPOSALS + 1) if self.end_accept else 0.0)
         return Draws(out.n_loss, out.grad_evals + warm_cost, out.wall_s, out.status, out.reason, out.diagnostics,
                      out.params)
 
@@ -213,3 +211,7 @@ class _AfterWarmup:
     @property
     def noise_heat(self) -> bool:
         return bool(self.sgld.noise_heat)
+
+    @property
+    def end_curvature(self) -> bool:
+        return bool(self.sgld.end_curvature)

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
+import numpy as np
+
 from slt_bench.methods._sgmcmc import Rule, SGMCMCMethod
+from slt_bench.methods._stiffness import momentum_limit
 
 
 @lru_cache(maxsize=None)
@@ -36,7 +39,10 @@ def sgnht_rule(diffusion: float) -> Rule:
         z, p, xi = sgnht(alpha=alpha)(key, z, p, xi, grad_rest - beta_n * g, eps)
         return z, (p, xi)
 
-    return Rule(f"sgnht(diffusion={diffusion})", init, step, langevin=False)
+    def stiff_limit(eps, aux):  # the friction per step is each chain's thermostat ξ times ε
+        return momentum_limit(np.asarray(aux[1], dtype=float) * eps)
+
+    return Rule(f"sgnht(diffusion={diffusion})", init, step, langevin=False, momentum=True, stiff_limit=stiff_limit)
 
 
 @dataclass(frozen=True)

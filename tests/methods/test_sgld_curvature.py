@@ -34,7 +34,7 @@ def test_top_curvature_lies_between_half_and_all_of_the_largest_eigenvalue(catal
     largest eigenvalue dominates the most negative one, which the test asserts first)."""
     import jax
 
-    from slt_bench.methods._sgld_jax import top_curvature
+    from slt_bench.methods._stiffness import top_curvature
 
     task = catalog.get("rrr/m3-n3-h3-r1")
     target = TemperedTarget(task, task.dataset(1000, 0), 0.1, task.w_star, 1.0)
@@ -99,7 +99,7 @@ def test_a_cell_whose_chains_ended_past_the_overshoot_limit_is_shown_stiff():
     below, at, unmixed, old = reported([_cell(kappas=(0.3, STIFF_LIMIT * 0.999)), _cell(kappas=(0.1, STIFF_LIMIT)),
                                         _cell("unmixed", (5.0,)), {**_cell(), "diagnostics": [{}]}])
     assert below["status"] == "ok" and below["end_eps_kappa"] == pytest.approx(STIFF_LIMIT * 0.999)
-    assert at["status"] == "stiff" and at["stored_status"] == "ok" and "overshoots" in at["reason"]
+    assert at["status"] == "stiff" and at["stored_status"] == "ok" and "limit" in at["reason"]
     assert not counts_as_success({**at, "z": 0.0})
     assert unmixed["status"] == "unmixed"
     assert old["status"] == "ok" and old["end_eps_kappa"] is None

@@ -120,13 +120,16 @@ def test_same_seed_same_draws(catalog, method):
 
 
 def test_minibatch_cost_is_counted_as_b_over_n(catalog):
+    from slt_bench.methods._stiffness import CURVATURE_ITERATIONS
+
     task = catalog.get("dls/d1k")
     data = task.dataset(1000, 0)
     method = make_method("sghmc", {"chains": 2, "warmup": 20, "steps": 200, "thin": 10, "batch_size": 100,
                                    "step_size": 1e-4})
     draws = method.sample(TemperedTarget(task, data, 0.1, task.w_star, 1.0), Budget(1e9), 0)
-    # 2 chains × 220 steps × 100/1000 of a gradient, plus one full-batch loss per kept draw and chain
-    assert draws.grad_evals == pytest.approx(2 * 220 * 100 / 1000 + 2 * 20)
+    # 2 chains × 220 steps × 100/1000 of a gradient, plus one full-batch loss per kept draw and chain, plus the
+    # end check's 2 × 30 full-batch gradients per chain
+    assert draws.grad_evals == pytest.approx(2 * 220 * 100 / 1000 + 2 * 20 + 2 * 2 * CURVATURE_ITERATIONS)
 
 
 # ---- the scale family and its streamed data ----------------------------------------------------
