@@ -259,6 +259,18 @@ def test_sgld_runs_show_the_step_against_the_curvature_where_the_chains_end(run,
     assert "εκ end" not in run(*off).out
 
 
+def test_a_momentum_run_shows_its_step_against_its_own_limit(run, tmp_path):
+    """An sghmc cell stores ε²κ where its chains ended and its limit (0.049 at friction 0.1): the JSON's
+    end_stiffness is that step over that limit, the table has the column `εκ/limit`; at the smoke tier's start
+    (s = step_fraction 0.003 on regular/d2, whose curvature is the same everywhere) the cell is below 1 and ok."""
+    common = ["run", "--method", "sghmc", "--task", "regular/d2", "--n", "2000", "--estimator", "local", "--tier", "smoke",
+              "--store", str(tmp_path / "m.sqlite")]
+    (cell,) = json.loads(run(*common, "--json").out)
+    assert cell["status"] == "ok" and 0 < cell["end_stiffness"] < 1
+    assert cell["end_stiffness"] == pytest.approx(cell["end_eps_kappa"] / (2 ** 0.5 * 1.9 ** 0.5 - 1.9), rel=1e-9)
+    assert "εκ/limit" in run(*common).out
+
+
 def test_budget_option_replaces_the_tiers_budget(run, tmp_path):
     """A longer run than the tier's budget allows stops as budget_exceeded; --budget lets it finish, and
     the cell is stored under its own preset hash, beside the tier's cells (8 chains × (500 + 4000 + 2)
