@@ -783,7 +783,7 @@ def _stiff_catalogue_block(rows: list[dict]) -> str:
 def _family_end_block(rows: list[dict]) -> str:
     """Per run: λ̂ over the second half, the stored end check (each chain's step against the method's limit)."""
     text = ["| method | steps | settings | ε | λ̂ over the second half (SD of its 10 blocks) | λ̂/λ | end: εκ per chain | "
-            "limit | εκ/limit (median) | shown | CPU |", "|---|---:|---|---:|---:|---:|---|---:|---:|---|---:|"]
+            "limit | εκ/limit (median) | noise heat | shown | wall |", "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---|---:|"]
     for r in rows:
         half = np.array(r["blocks"][10:])
         chains = ", ".join(f"{v:.3g}" for v in r["end_eps_kappa"] or [])
@@ -792,7 +792,7 @@ def _family_end_block(rows: list[dict]) -> str:
         shown = "stiff" if stiff and r["status"] == "ok" else r["status"] + (" (and past its limit)" if stiff else "")
         text.append(f"| {r['method']} | {r['steps']:,} | {extra} | {r['eps']:.2g} | {half.mean():.1f} (SD {half.std(ddof=1):.1f}) | "
                     f"{half.mean() / r['rlct']:.2f} | {chains} | {r['end_stiff_limit']:.3g} | {r['end_stiffness']:.2f} | "
-                    f"{shown} | {r['seconds'] / 60:.1f} min |")
+                    f"{'–' if r['noise_heat'] is None else format(r['noise_heat'], '.1f')} | {shown} | {r['seconds'] / 60:.1f} min |")
     return "\n".join(text)
 
 
@@ -831,7 +831,7 @@ def _line_block(rows: list[dict]) -> str:
 
     lam = float(load_catalog().get("dls/d1k").rlct_value)
     rows = sorted(rows, key=lambda r: (r.get("dataset", 0), r["beta"]))
-    text = ["| dataset | β | ε | E_β[n L_n] − n L_n(w*), second half ± SE | local λ̂ at this β (β × that) | ESS | R-hat | status | CPU |",
+    text = ["| dataset | β | ε | E_β[n L_n] − n L_n(w*), second half ± SE | local λ̂ at this β (β × that) | ESS | R-hat | status | wall |",
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         centred = r["local_at_beta"] / r["beta"]
