@@ -12,14 +12,17 @@ from slt_bench.target import Budget, TemperedTarget
 from slt_bench.tasks import load_catalog
 
 SCALE_TASKS = ("dls/d10k", "dls/d100k")
-# noise_heat off: these time the steps; time_noise_heat times the measurement a run adds at its end
-HYPER = {"chains": 4, "warmup": 0, "steps": 200, "thin": 50, "batch_size": 500, "step_size": 1e-7, "noise_heat": False}
+# noise_heat and the end check off: these time the steps; time_noise_heat and time_end_check time the two
+# measurements a run adds at its end
+HYPER = {"chains": 4, "warmup": 0, "steps": 200, "thin": 50, "batch_size": 500, "step_size": 1e-7, "noise_heat": False,
+         "end_curvature": False}
 
 
 class ScaleSteps:
     """200 minibatch steps of rmsprop-sgld (4 chains), plus the full-batch n L_n of 16 kept draws;
     and, apart, the noise heat a Langevin-form run measures at its end (32 minibatch gradients per
-    chain at the 4 chains' points)."""
+    chain at the 4 chains' points), and the end check (the step against the top curvature, 60 full-batch
+    gradients per chain at the same points)."""
 
     params = [list(SCALE_TASKS)]
     param_names = ["task"]
@@ -40,10 +43,21 @@ class ScaleSteps:
         self.method.sample(self.target, Budget(1e12), 0)  # compile outside the timed call
         self.chains = jnp.broadcast_to(jnp.asarray(self.target.initial_point()), (4, self.target.dim))
         self.noise_heat(0)  # compile outside the timed call
+        self.end_check(0)  # compile outside the timed call
 
     def noise_heat(self, seed):
         return noise_heat(langevin_rule("lm", True), self.target, self.chains, None, 1e-7, 500, seed,
                           self.hyper.get("precision", "float64"))
+
+    def end_check(self, seed):
+        import jax
+
+        from slt_bench.methods._stiffness import end_curvature
+
+        return end_curvature(self.target, self.chains, 1e-7, jax.random.PRNGKey(seed))
+
+    def time_end_check(self, task_id):
+        self.end_check(1)
 
     def time_steps(self, task_id):
         self.method.sample(self.target, Budget(1e12), 1)
