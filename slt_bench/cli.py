@@ -411,7 +411,10 @@ def reference() -> None:
 @click.option("--target-accept", type=float, default=0.95, show_default=True, help="NUTS's target acceptance.")
 @click.option("--particles", type=int, default=4000, show_default=True, help="SMC particles per run (4 runs).")
 @click.option("--mutations", type=int, default=20, show_default=True, help="SMC HMC moves per stage.")
-def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations) -> None:
+@click.option("--collapse/--no-collapse", default=True, show_default=True,
+              help="On linear networks, run NUTS with the last layer integrated out and drawn exactly.")
+def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
+                    collapse) -> None:
     """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
     from pathlib import Path
 
@@ -433,7 +436,7 @@ def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, t
     if not chosen:
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(tasks)})")
     settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, nuts_target_accept=target_accept,
-                            smc_particles=particles, smc_mutations=mutations)
+                            smc_particles=particles, smc_mutations=mutations, nuts_collapse=collapse)
     paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo)
     for path in paths:
         doc = ref.load(path)

@@ -3,8 +3,10 @@
 For a task, each dataset seed at the task's n, and every tempered posterior the built-in estimators
 ask for (the multi-β grid, β₀ for the variance estimator, the localised posterior at w*), two
 independent samplers estimate E_β[n L_n] and Var_β[n L_n] with Monte Carlo standard errors: long
-multi-chain NUTS with a dense mass matrix, and tempered SMC (:mod:`slt_bench.methods.smc`). A
-posterior's values are **certified** when every rule in :data:`RULES` holds:
+multi-chain NUTS with a dense mass matrix, and tempered SMC (:mod:`slt_bench.methods.smc`). On linear
+networks (reduced rank, deep linear) NUTS runs with the last layer integrated out and drawn exactly
+(:mod:`slt_bench.methods._collapse`; ``Settings.nuts_collapse``), which removes the funnels where NUTS on
+every weight diverges; SMC samples every weight. A posterior's values are **certified** when every rule in :data:`RULES` holds:
 
 * ``nuts_rhat``: NUTS's split R-hat of n L_n below 1.01;
 * ``nuts_divergences``: no divergent NUTS transition;
@@ -57,14 +59,32 @@ class Settings:
     smc_mutations: int = 20
     smc_leapfrog: int = 10
     budget: float = 1e10  # gradient evaluations per posterior, either sampler
+    # NUTS on a linear network's other layers, its last layer integrated out and drawn exactly
+    # (methods/_collapse.py); applies only where the task allows it (see for_task)
+    nuts_collapse: bool = True
 
     def nuts_hyper(self) -> dict[str, Any]:
         return {"chains": self.nuts_chains, "warmup": self.nuts_warmup, "samples": self.nuts_samples,
-                "target_accept": self.nuts_target_accept, "dense_mass": True, "max_divergence_rate": 1.0}
+                "target_accept": self.nuts_target_accept, "dense_mass": True, "max_divergence_rate": 1.0,
+                "collapse": self.nuts_collapse}
+
+    def for_task(self, task: Any) -> "Settings":
+        """The settings a task's file is built with: ``nuts_collapse`` only where the task's last layer
+        can be integrated out, so a file says what was run."""
+        from dataclasses import replace
+
+        from slt_bench.methods._collapse import why_not
+
+        return replace(self, nuts_collapse=bool(self.nuts_collapse and why_not(task) is None))
 
     def smc_hyper(self) -> dict[str, Any]:
         return {"runs": self.smc_runs, "particles": self.smc_particles, "mutations": self.smc_mutations,
                 "leapfrog": self.smc_leapfrog, "max_divergence_rate": 0.01}
+
+
+def stored_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    """A file's settings; files written before ``nuts_collapse`` existed ran NUTS on every weight."""
+    return {"nuts_collapse": False, **doc.get("settings", {})}
 
 
 def references_dir() -> Path:
@@ -170,6 +190,7 @@ def build_entries(task: Any, seed: int, n: int, settings: Settings) -> list[dict
     from slt_bench.runner.spec import posterior_seed
     from slt_bench.target import Budget, TemperedTarget
 
+    settings = settings.for_task(task)
     data = task.dataset(n, seed)
     posts = posteriors_for(task, data)
     nuts, smc = make_method("nuts", settings.nuts_hyper()), make_method("smc", settings.smc_hyper())
@@ -269,12 +290,13 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
         doc = load(path)
         if doc is not None and doc.get("task_hash") != task.content_hash:
             raise SltBenchError(refused(task, path, doc))
-        if doc is None or doc.get("settings") != asdict(settings):
-            doc = _fresh(task, settings)  # new settings: start over (a file holds one setting)
+        own = settings.for_task(task)
+        if doc is None or stored_settings(doc) != asdict(own):
+            doc = _fresh(task, own)  # new settings: start over (a file holds one setting)
         have = {(e["seed"], e["n"]) for e in doc["entries"]}
         docs[task.key] = (path, doc)
         paths.append(path)
-        todo += [(task, s, task.n, settings) for s in range(seeds) if (s, task.n) not in have]
+        todo += [(task, s, task.n, own) for s in range(seeds) if (s, task.n) not in have]
 
     def store(key: str, seed: int, entries: list[dict[str, Any]], wall: float) -> None:
         path, doc = docs[key]

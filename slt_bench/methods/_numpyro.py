@@ -22,13 +22,21 @@ from slt_bench.target import Budget, JaxStatic, TemperedTarget, jax_logdensity, 
 
 
 @lru_cache(maxsize=64)
-def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...], warmup: int, length: int, thin: int):
-    """(warm, draw): jitted warm-up and sampling scans for one task shape and kernel setting."""
+def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...], warmup: int, length: int, thin: int,
+              collapse: bool = False):
+    """(warm, draw): jitted warm-up and sampling scans for one task shape and kernel setting. With
+    ``collapse`` the kernel runs on every layer but the last, whose Gaussian conditional is integrated out
+    (:mod:`slt_bench.methods._collapse`), and ``draw(state, args, key)`` completes each kept draw with an
+    exact last layer; otherwise ``draw(state, args)``."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer.hmc import hmc
 
+    from slt_bench.methods import _collapse
+
     def potential_gen(args):
+        if collapse:
+            return lambda theta: -_collapse.logdensity(static, theta, args)
         return lambda z: -jax_logdensity(static, z, args)
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo=algo)
@@ -46,7 +54,7 @@ def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...]
         return state, steps.sum()
 
     @jax.jit
-    def draw(state, args):
+    def draw(state, args, key=None):
         def step(carry, _):
             s, steps, div, acc = carry
             s = sample_kernel(s, model_args=(args,))
@@ -59,6 +67,8 @@ def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...]
         zero = jnp.zeros((), jnp.int64)
         carry = (state, zero, zero, jnp.zeros((), jnp.float64))
         (state, steps, div, acc), z = jax.lax.scan(keep, carry, None, length=length)
+        if collapse:
+            z = jax.vmap(lambda theta, k: _collapse.complete(static, theta, args, k))(z, jax.random.split(key, length))
         return state, jax.vmap(lambda zi: jax_n_loss(static, zi, args))(z), z, steps, div, acc / (length * thin)
 
     return warm, draw
@@ -77,6 +87,7 @@ def run_kernel(
     chunks: int,
     max_divergence_rate: float,
     keep_params: bool,
+    collapse: bool = False,
 ) -> Draws:
     """Run ``chains`` sequential chains of numpyro's ``algo`` ("NUTS" or "HMC") on −log p_β.
 
@@ -84,7 +95,10 @@ def run_kernel(
     of a vectorised step). Warm-up, then sampling in ``chunks`` pieces; every leapfrog step is
     one gradient evaluation, recorded after each piece has run (the last piece's overshoot
     included), so a run stops at the first piece past its budget and its cost counts all of it.
-    The divergence rate is divergent transitions over transitions (draws × ``thin``).
+    The divergence rate is divergent transitions over transitions (draws × ``thin``). With ``collapse``
+    the chains run on the marginal of every layer but the last of a linear network, and each kept draw
+    gets an exact last layer from its conditional (keys from the chain's own key, so the same seed gives
+    the same draws); a leapfrog step is then one gradient of that marginal, counted as one evaluation.
     """
     import jax
     import jax.numpy as jnp
@@ -92,8 +106,13 @@ def run_kernel(
     start = time.perf_counter()
     static, args = target.jax_parts()
     per_chunk = max(1, -(-samples // chunks))
-    warm, draw = _compiled(static, algo, tuple(sorted(options.items())), warmup, per_chunk, thin)
+    warm, draw = _compiled(static, algo, tuple(sorted(options.items())), warmup, per_chunk, thin, bool(collapse))
     z0 = jnp.asarray(target.initial_point())
+    if collapse:
+        from slt_bench.methods import _collapse
+
+        _collapse.check(target.task)
+        z0 = z0[: _collapse.theta_dim(target.task.model)]
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), chains)
     losses, params = [[] for _ in range(chains)], [[] for _ in range(chains)]
     divergent, steps_total, transitions, accept, step_sizes = 0, 0.0, 0, [], []
@@ -104,9 +123,14 @@ def run_kernel(
                 state, steps = warm(keys[c], z0, args)
                 target.spend(float(steps))
                 step_sizes.append(float(state.adapt_state.step_size))
-                drawn = 0
+                drawn, piece = 0, 0
                 while drawn < samples:
-                    state, nl, z, steps, div, acc = draw(state, args)
+                    if collapse:
+                        completion = jax.random.fold_in(jax.random.fold_in(keys[c], 1), piece)
+                        state, nl, z, steps, div, acc = draw(state, args, completion)
+                    else:
+                        state, nl, z, steps, div, acc = draw(state, args)
+                    piece += 1
                     steps_total += float(steps)
                     transitions += per_chunk * thin
                     divergent += int(div)

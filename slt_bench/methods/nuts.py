@@ -2,13 +2,16 @@
 
 Sequential chains beat vmapped ones for NUTS on a CPU: the longest trajectory sets the pace of
 a vectorised step. ``dense_mass`` adapts a dense mass matrix during warm-up (needed on the seed
-paper's ReLU networks, where the diagonal default diverges 15–40% of the time).
+paper's ReLU networks, where the diagonal default diverges 15–40% of the time). ``collapse`` runs NUTS
+on a linear network's other layers with the last one integrated out and drawn exactly
+(:mod:`slt_bench.methods._collapse`): the reduced rank and deep linear tasks' funnels, where NUTS on
+all the weights has divergent transitions, are gone for two layers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from slt_bench.draws import Draws
 from slt_bench.methods._numpyro import run_kernel
@@ -28,6 +31,7 @@ class NUTS:
     chunks: int = 1
     max_divergence_rate: float = 0.01
     keep_params: bool = False
+    collapse: bool = False
 
     name: ClassVar[str] = "nuts"
 
@@ -35,9 +39,17 @@ class NUTS:
         positive_ints(self, "chains", "samples", "thin", "chunks", "max_tree_depth")
         non_negative_int(self, "warmup")
         open_unit(self, "target_accept")
+        if not isinstance(self.collapse, bool):
+            raise ValueError(f"collapse must be true or false, got {self.collapse!r}")
+
+    def check_task(self, task: Any) -> None:
+        if self.collapse:
+            from slt_bench.methods._collapse import check
+
+            check(task)
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
         options = {"target_accept_prob": self.target_accept, "dense_mass": self.dense_mass,
                    "max_tree_depth": self.max_tree_depth}
         return run_kernel(target, budget, seed, "NUTS", options, self.chains, self.warmup, self.samples,
-                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params)
+                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params, self.collapse)
