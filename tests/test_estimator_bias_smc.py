@@ -41,3 +41,18 @@ def test_the_table_pools_only_ok_smc_cells_and_shows_the_exact_value_where_store
     assert cells[8] == "–"  # no exact target stored
     exact = bias.smc_table([_row(0, 3.6, 20.0, finite=3.8), _row(1, 4.4, 20.0, finite=3.8)]).splitlines()[2]
     assert f"{(3.8 - 4) / 4:+.1%} ± 0.0%" in exact
+
+
+def test_certified_table_reads_the_shipped_references():
+    """--certified: the tasks beyond quadrature with a reference file, one row each. rrr/m2-n6-h1-r1 has
+    all 30 posteriors of seeds 0–4 certified, so each seed has a finite-n truth for every estimator and
+    its row carries no '(k of 5 seeds)'; a task without a file has no row."""
+    tasks = bias.referenced_tasks()
+    ids = {t.id for t in tasks}
+    assert {"rrr/m2-n6-h1-r1", "regular/d10"} <= ids and "rrr/m3-n3-h3-r1" not in ids
+    assert all(t.n_params > 3 for t in tasks)
+    task = next(t for t in tasks if t.id == "rrr/m2-n6-h1-r1")
+    for name in bias.ESTIMATORS:
+        assert None not in [bias.truth(task, 10_000, s, name) for s in range(5)], name
+    text, _ = bias.table(5, [10_000], [task])
+    assert text.splitlines()[2].startswith("| rrr/m2-n6-h1-r1 |") and "seeds)" not in text
