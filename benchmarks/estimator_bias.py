@@ -142,6 +142,15 @@ def smc_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _emit(text: str, write: Path | None, mark: str) -> None:
+    """Print `text`, or splice it into `write` between the markers named `mark`."""
+    if write is None:
+        print(text)
+        return
+    splice_marked(write, mark, text)
+    print(f"wrote {write}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -157,11 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         text += (f"\n\n(certified finite-n truth − λ)/λ, mean ± SD over dataset seeds 0–{args.seeds - 1}; "
                  f"`python benchmarks/estimator_bias.py --certified --seeds {args.seeds}`, {wall:.0f} s. "
                  f"'(k of {args.seeds} seeds)' where a seed has an uncertified posterior the estimator needs.")
-        if args.write is None:
-            print(text)
-        else:
-            splice_marked(args.write, CERTIFIED_MARK, text)
-            print(f"wrote {args.write}", file=sys.stderr)
+        _emit(text, args.write, CERTIFIED_MARK)
         return
     if args.smc_store is not None:
         text = smc_table(ResultStore(args.smc_store).rows())
@@ -169,11 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         text += (f"\n\n(value − λ)/λ, mean ± SD over the dataset seeds of the `ok` cells; `{command}`. "
                  "Not a certified reference: the SD between datasets includes `smc`'s own Monte Carlo error "
                  "(last column).")
-        if args.write is None:
-            print(text)
-        else:
-            splice_marked(args.write, SMC_MARK, text)
-            print(f"wrote {args.write}", file=sys.stderr)
+        _emit(text, args.write, SMC_MARK)
         return
     ns = [int(x) for x in args.ns.split(",")]
     text, wall = table(args.seeds, ns)
