@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -274,9 +274,13 @@ def _fresh(task: Any, settings: Settings) -> dict[str, Any]:
 
 
 def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | None = None, jobs: int = 1,
-          progress: Callable[[str], None] = lambda _: None) -> list[Path]:
+          progress: Callable[[str], None] = lambda _: None, executor: Any = None) -> list[Path]:
     """Reference files for ``tasks`` × dataset seeds 0..seeds−1 at each task's n; resumable: a (seed, n)
-    already in a file with the same settings is kept, and each finished dataset is written at once."""
+    already in a file with the same settings is kept, and each finished dataset is written at once.
+
+    Datasets run one per worker: ``jobs`` processes on this machine, or on ``executor`` (a
+    :class:`~slt_bench.runner.dask_executor.DaskExecutor`). This process alone writes the files. A
+    dataset that fails is reported (one line each) after the others are stored; run again to retry it."""
     paths, todo, docs = [], [], {}
     base = root or references_dir()
     if base.exists() and not base.is_dir():
@@ -306,19 +310,51 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
         ok = sum(e["certified"] for e in entries)
         progress(f"{key} seed {seed}: {ok}/{len(entries)} posteriors certified ({wall:.0f} s)")
 
+    failed = []
+    for index, result, reason in _run_units(todo, jobs, executor):
+        if reason is None:
+            store(*result)
+        else:
+            task, seed = todo[index][:2]
+            failed.append(f"{task.key} seed {seed}: {reason}")
+            progress(f"{task.key} seed {seed}: failed ({reason})")
+    if failed:
+        raise SltBenchError(f"{len(failed)} of {len(todo)} datasets failed and were not stored (the others are; "
+                            f"run the same command again to retry): {'; '.join(failed)}")
+    return paths
+
+
+def _run_units(todo: list[tuple], jobs: int, executor: Any) -> Iterator[tuple[int, Any, str | None]]:
+    """``(index, result, None)`` or ``(index, None, reason)`` for each unit of ``todo``, as they finish."""
+    from slt_bench.runner.outcome import describe_error
+
+    if executor is not None:
+        yield from executor.map(_unit, todo, [f"reference-{t.key}-seed{s}-n{n}" for t, s, n, _ in todo],
+                                what="dataset")
+        return
     if jobs <= 1 or len(todo) <= 1:
-        for unit in todo:
-            store(*_unit(unit))
-        return paths
+        for index, unit in enumerate(todo):
+            try:
+                result = _unit(unit)
+            except Exception as err:  # noqa: BLE001 - reported with the dataset; the others go on
+                yield index, None, describe_error(err)
+            else:
+                yield index, result, None
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from slt_bench.runner.execute import ONE_THREAD_ENV, worker_environment
 
     with worker_environment(ONE_THREAD_ENV), ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(_unit, u) for u in todo]):
-            store(*fut.result())
-    return paths
+        futures = {pool.submit(_unit, u): i for i, u in enumerate(todo)}
+        for fut in as_completed(futures):
+            try:
+                result = fut.result()
+            except Exception as err:  # noqa: BLE001 - a dead worker or a failing dataset: reported, the others go on
+                yield futures[fut], None, describe_error(err)
+            else:
+                yield futures[fut], result, None
 
 
 # ---- using ------------------------------------------------------------------------------

@@ -95,3 +95,62 @@ def test_unreachable_scheduler_is_one_clear_error_before_anything_is_stored(cli,
     assert_one_error_line(cli("run", "--method", "sgld", "--scheduler", "tcp://x:1", "--store", str(tmp_path / "s")),
                           "--scheduler needs --executor dask")
     assert not (tmp_path / "s").exists()
+
+
+def _die_on_seed_1(unit):
+    from slt_bench import reference as ref
+
+    if unit[1] == 1:
+        os._exit(1)  # as a worker killed by the kernel would
+    return ref._unit(unit)
+
+
+REFERENCE_ARGS = ("reference", "build", "--task", "regular/d2", "--seeds", "2", "--nuts-samples", "200",
+                  "--nuts-warmup", "200", "--particles", "64", "--mutations", "2")
+
+
+def _entries(path):
+    """A file's entries without the CPU times (which differ between any two runs)."""
+    import json
+
+    def strip(d):
+        return {k: strip(v) if isinstance(v, dict) else v for k, v in d.items() if k != "cpu_s"}
+
+    return [strip(e) for e in json.loads(path.read_text())["entries"]]
+
+
+def test_reference_build_on_dask_survives_a_dead_worker_resumes_and_matches_local(cli, tmp_path, monkeypatch):
+    """`reference build --executor dask`: a dataset whose worker dies on every attempt is one error
+    line naming it while the other dataset is stored; run again, only the missing one is computed;
+    the file then holds the same numbers, bit for bit, as a build on this machine's processes."""
+    from slt_bench import reference as ref
+    from tests.conftest import assert_one_error_line
+
+    out = tmp_path / "dask"
+    path = out / "regular" / "d2@1.json"
+    monkeypatch.setattr(ref, "_unit", _die_on_seed_1)
+    failed = cli(*REFERENCE_ARGS, "--out", str(out), "--executor", "dask", "--jobs", "2")
+    assert_one_error_line(failed, "1 of 2 datasets failed")
+    assert "regular/d2@1 seed 1: the worker died on every attempt" in failed.err
+    first = _entries(path)
+    assert {e["seed"] for e in first} == {0}  # the finished dataset is kept
+    monkeypatch.undo()
+    again = cli(*REFERENCE_ARGS, "--out", str(out), "--executor", "dask", "--jobs", "2")
+    assert again.code == 0, again.err
+    assert "regular/d2@1 seed 0" not in again.out and "regular/d2@1 seed 1" in again.out  # only seed 1 ran
+    both = _entries(path)
+    assert [e for e in both if e["seed"] == 0] == first
+    local = cli(*REFERENCE_ARGS, "--out", str(tmp_path / "local"))
+    assert local.code == 0, local.err
+    assert _entries(tmp_path / "local" / "regular" / "d2@1.json") == both
+
+
+def test_reference_build_scheduler_needs_dask_and_a_reachable_address(cli, tmp_path):
+    from tests.conftest import assert_one_error_line
+
+    out = tmp_path / "refs"
+    assert_one_error_line(cli(*REFERENCE_ARGS, "--out", str(out), "--scheduler", "tcp://x:1"),
+                          "--scheduler needs --executor dask")
+    assert_one_error_line(cli(*REFERENCE_ARGS, "--out", str(out), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"),
+                          "cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert not out.exists()

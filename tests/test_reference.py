@@ -190,3 +190,22 @@ def test_reference_build_command_end_to_end(tmp_path, cli):
     assert "nuts_precision ×" in listed.out
     bad = cli("reference", "build", "--task", "regular/d2", "--seeds", "0", "--out", str(tmp_path))
     assert_one_error_line(bad, "--seeds must be between")
+
+
+def test_a_failing_dataset_is_reported_and_the_others_are_stored(tmp_path, cli, monkeypatch):
+    """On this machine's processes too: a dataset whose computation raises is one error line naming
+    it, after the other datasets are written."""
+    real = ref._unit
+
+    def fail_seed_1(unit):
+        if unit[1] == 1:
+            raise RuntimeError("injected failure")
+        return real(unit)
+
+    monkeypatch.setattr(ref, "_unit", fail_seed_1)
+    result = cli("reference", "build", "--task", "regular/d2", "--seeds", "2", "--out", str(tmp_path),
+                 "--nuts-samples", "200", "--nuts-warmup", "200", "--particles", "64", "--mutations", "2")
+    assert_one_error_line(result, "1 of 2 datasets failed")
+    assert "regular/d2@1 seed 1: RuntimeError: injected failure" in result.err
+    doc = json.loads((tmp_path / "regular" / "d2@1.json").read_text())
+    assert {e["seed"] for e in doc["entries"]} == {0}

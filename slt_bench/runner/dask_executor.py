@@ -15,7 +15,7 @@ writer of the store. Dask's own bookkeeping gives the fault tolerance:
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -85,9 +85,12 @@ class DaskExecutor:
                                    dashboard_address=None, silence_logs=50)
             return Client(cluster), cluster
 
-    def run(self, cells: Sequence[CellSpec]) -> Iterator[dict[str, Any]]:
-        """Rows of ``cells`` as they finish; a cell that lost its worker too often is an ``error`` row."""
-        if not cells:
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], names: Sequence[str],
+            what: str = "job") -> Iterator[tuple[int, Any, str | None]]:
+        """``fn`` of each item on the cluster, as they finish: ``(index, result, None)``, or
+        ``(index, None, reason)`` for an item whose worker died too often or whose ``fn`` raised;
+        the other items go on. ``names`` (unique) name the items in the scheduler."""
+        if not items:
             return
         from distributed import as_completed
         from distributed.client import FutureCancelledError
@@ -99,21 +102,24 @@ class DaskExecutor:
         client, cluster = self._client()
         try:
             client.register_plugin(_WorkerSetup(pin=cluster is not None and self.workers <= usable_cpus()))
-            futures = {client.submit(_cell_on_worker, cell, key=f"slt-bench-cell-{cell.key}", pure=False): cell
-                       for cell in cells}
+            futures = {client.submit(fn, item, key=f"slt-bench-{name}", pure=False): i
+                       for i, (item, name) in enumerate(zip(items, names, strict=True))}
             for future in as_completed(futures):
-                cell = futures[future]
+                index = futures[future]
                 try:
-                    row = future.result()
+                    yield index, future.result(), None
                 except KilledWorker as err:
-                    row = make_row(cell, None, Outcome(
-                        status="error", reason=f"the worker died on every attempt ({RETRIES + 1}): {err}; the cell "
-                                               "may need more memory than a worker has"))
+                    yield index, None, (f"the worker died on every attempt ({RETRIES + 1}): {err}; the {what} may need "
+                                        "more memory than a worker has")
                 except (FutureCancelledError, Exception) as err:  # noqa: B014 - anything the cluster reports
-                    row = make_row(cell, None, Outcome(status="error", reason=describe_error(err)))
+                    yield index, None, describe_error(err)
                 future.release()
-                yield row
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+    def run(self, cells: Sequence[CellSpec]) -> Iterator[dict[str, Any]]:
+        """Rows of ``cells`` as they finish; a cell that lost its worker too often is an ``error`` row."""
+        for index, row, reason in self.map(_cell_on_worker, cells, [f"cell-{c.key}" for c in cells], what="cell"):
+            yield row if reason is None else make_row(cells[index], None, Outcome(status="error", reason=reason))
