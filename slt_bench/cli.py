@@ -402,8 +402,9 @@ def reference() -> None:
 @reference.command("build")
 @click.option("--task", "tasks", multiple=True, help="Task id or glob (repeatable); default: every standard-suite task.")
 @click.option("--suite", type=click.Choice(["smoke", "standard", "scale", "all"]), default="standard", show_default=True)
-@click.option("--seeds", type=int, default=5, show_default=True, help="Dataset seeds 0..K-1 per task, at the task's n.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes, one (task, seed) each.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Dataset seeds 0..K-1 per task and sample size.")
+@click.option("--ns", default=None, help="Sample sizes, comma-separated, e.g. 1000,10000 (default: each task's n).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes, one (task, seed, n) each.")
 @click.option("--out", "out", type=click.Path(), default=None,
               help="Folder for the files (default: the catalogue's tasks/references).")
 @click.option("--nuts-samples", type=int, default=25_000, show_default=True, help="NUTS draws per chain (4 chains).")
@@ -418,15 +419,20 @@ def reference() -> None:
                    "or --scheduler); one (task, seed) per worker either way.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="With --executor dask: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (SLURM/PBS via dask-jobqueue).")
-def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
+def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
                     collapse, executor, scheduler) -> None:
     """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
     from pathlib import Path
 
     from slt_bench import reference as ref
-    from slt_bench.limits import MAX_SEEDS, check_count
+    from slt_bench.limits import MAX_N, MAX_NS, MAX_SEEDS, MIN_N, check_count
     from slt_bench.tasks import load_catalog
 
+    sizes = None
+    if ns is not None:
+        sizes = sorted(set(_int_list(ns, "--ns")))
+        if len(sizes) > MAX_NS or not all(MIN_N <= n <= MAX_N for n in sizes):
+            raise SltBenchError(f"--ns: at most {MAX_NS} sample sizes, each from {MIN_N} to {MAX_N:,}; got {ns!r}")
     try:
         seeds = check_count(seeds, "--seeds", 1, MAX_SEEDS)
         jobs = check_count(jobs, "--jobs", 1, 64)
@@ -443,7 +449,8 @@ def reference_build(tasks, suite, seeds, jobs, out, nuts_samples, nuts_warmup, t
     settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, nuts_target_accept=target_accept,
                             smc_particles=particles, smc_mutations=mutations, nuts_collapse=collapse)
     runner = make_executor(executor, jobs, scheduler) if executor == "dask" or scheduler is not None else None
-    paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo, executor=runner)
+    paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo, executor=runner,
+                      ns=sizes)
     for path in paths:
         doc = ref.load(path)
         entries = doc["entries"] if doc else []

@@ -274,9 +274,11 @@ def _fresh(task: Any, settings: Settings) -> dict[str, Any]:
 
 
 def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | None = None, jobs: int = 1,
-          progress: Callable[[str], None] = lambda _: None, executor: Any = None) -> list[Path]:
-    """Reference files for ``tasks`` × dataset seeds 0..seeds−1 at each task's n; resumable: a (seed, n)
-    already in a file with the same settings is kept, and each finished dataset is written at once.
+          progress: Callable[[str], None] = lambda _: None, executor: Any = None,
+          ns: Sequence[int] | None = None) -> list[Path]:
+    """Reference files for ``tasks`` × dataset seeds 0..seeds−1 at each of ``ns`` (default: each task's
+    n); resumable: a (seed, n) already in a file with the same settings is kept, and each finished
+    dataset is written at once.
 
     Datasets run one per worker: ``jobs`` processes on this machine, or on ``executor`` (a
     :class:`~slt_bench.runner.dask_executor.DaskExecutor`). This process alone writes the files. A
@@ -295,33 +297,54 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
         if doc is not None and doc.get("task_hash") != task.content_hash:
             raise SltBenchError(refused(task, path, doc))
         own = settings.for_task(task)
+        if doc is not None and stored_settings(doc) != asdict(own) and doc["entries"]:
+            raise SltBenchError(_other_settings(path, doc, asdict(own)))
         if doc is None or stored_settings(doc) != asdict(own):
-            doc = _fresh(task, own)  # new settings: start over (a file holds one setting)
+            doc = _fresh(task, own)
         have = {(e["seed"], e["n"]) for e in doc["entries"]}
         docs[task.key] = (path, doc)
         paths.append(path)
-        todo += [(task, s, task.n, own) for s in range(seeds) if (s, task.n) not in have]
+        todo += [(task, s, n, own) for n in (ns or [task.n]) for s in range(seeds) if (s, n) not in have]
+
+    from slt_bench.runner.provenance import git_commit
+
+    commit = git_commit()
 
     def store(key: str, seed: int, entries: list[dict[str, Any]], wall: float) -> None:
         path, doc = docs[key]
+        for e in entries:
+            e["commit"] = commit  # a resumed file's entries can come from several commits
         doc["entries"] = sorted(doc["entries"] + entries, key=lambda e: (e["seed"], e["n"], e["gamma"], e["beta"]))
         doc["cpu_s"] = doc.get("cpu_s", 0.0) + sum(e["nuts"]["cpu_s"] + e["smc"]["cpu_s"] for e in entries)
         _write(path, doc)
         ok = sum(e["certified"] for e in entries)
-        progress(f"{key} seed {seed}: {ok}/{len(entries)} posteriors certified ({wall:.0f} s)")
+        progress(f"{key} seed {seed}, n = {entries[0]['n']:,}: {ok}/{len(entries)} posteriors certified ({wall:.0f} s)")
 
     failed = []
     for index, result, reason in _run_units(todo, jobs, executor):
         if reason is None:
             store(*result)
         else:
-            task, seed = todo[index][:2]
-            failed.append(f"{task.key} seed {seed}: {reason}")
-            progress(f"{task.key} seed {seed}: failed ({reason})")
+            task, seed, n = todo[index][:3]
+            failed.append(f"{task.key} seed {seed}, n = {n:,}: {reason}")
+            progress(f"{task.key} seed {seed}, n = {n:,}: failed ({reason})")
     if failed:
         raise SltBenchError(f"{len(failed)} of {len(todo)} datasets failed and were not stored (the others are; "
                             f"run the same command again to retry): {'; '.join(failed)}")
     return paths
+
+
+FLAGS = {"nuts_samples": "--nuts-samples", "nuts_warmup": "--nuts-warmup", "nuts_target_accept": "--target-accept",
+         "smc_particles": "--particles", "smc_mutations": "--mutations", "nuts_collapse": "--collapse/--no-collapse"}
+
+
+def _other_settings(path: Path, doc: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """One line: the file holds entries built with other settings, which ones differ, and what to do."""
+    stored = stored_settings(doc)
+    diff = "; ".join(f"{FLAGS.get(k, k)} {stored.get(k)!r} there, {v!r} here"
+                     for k, v in sorted(wanted.items()) if stored.get(k) != v)
+    return (f"{path} holds {len(doc['entries'])} posteriors built with other settings ({diff}); give the same "
+            "settings to add to it, or --out another folder (or delete the file) to start it over")
 
 
 def _run_units(todo: list[tuple], jobs: int, executor: Any) -> Iterator[tuple[int, Any, str | None]]:
@@ -401,8 +424,9 @@ def lookup(task: Any, seed: int, n: int, posteriors: Sequence[Any], root: Path |
 
 # ---- coverage -----------------------------------------------------------------------------
 def coverage_rows(root: Path | None = None) -> list[dict[str, Any]]:
-    """One row per reference file: seeds, posteriors certified, the worst ratio of the reference SE of
-    E_β[n L_n] to a standard-tier nuts cell's, the rules that failed (with counts) and CPU time."""
+    """One row per reference file and sample size: seeds, posteriors certified, the worst ratio of the
+    reference SE of E_β[n L_n] to a standard-tier nuts cell's, the rules that failed (with counts) and
+    CPU time (both samplers' process time)."""
     base = root or references_dir()
     standard = standard_nuts_draws()
     rows = []
@@ -410,20 +434,22 @@ def coverage_rows(root: Path | None = None) -> list[dict[str, Any]]:
         doc = load(path)
         if not doc:
             continue
-        entries = doc.get("entries", [])
-        ratios, failed = [], {}
-        for e in entries:
-            nuts, value = e.get("nuts", {}), e.get("value")
-            if value and nuts.get("ess") and nuts.get("draws"):
-                ess_std = max(standard * min(1.0, nuts["ess"] / nuts["draws"]), 1.0)
-                ratios.append(value["mean_se"] / (math.sqrt(nuts["var"]) / math.sqrt(ess_std)))
-            for f in e.get("failed", []):
-                rule = f.split(":")[0]
-                failed[rule] = failed.get(rule, 0) + 1
-        rows.append({"task": doc.get("task", path.stem), "seeds": len({e["seed"] for e in entries}),
-                     "certified": sum(bool(e["certified"]) for e in entries), "posteriors": len(entries),
-                     "worst_se_ratio": max(ratios) if ratios else float("nan"), "failed": failed,
-                     "cpu_s": float(doc.get("cpu_s", 0.0)), "path": str(path)})
+        for n in sorted({e["n"] for e in doc.get("entries", [])}):
+            entries = [e for e in doc["entries"] if e["n"] == n]
+            ratios, failed = [], {}
+            for e in entries:
+                nuts, value = e.get("nuts", {}), e.get("value")
+                if value and nuts.get("ess") and nuts.get("draws"):
+                    ess_std = max(standard * min(1.0, nuts["ess"] / nuts["draws"]), 1.0)
+                    ratios.append(value["mean_se"] / (math.sqrt(nuts["var"]) / math.sqrt(ess_std)))
+                for f in e.get("failed", []):
+                    rule = f.split(":")[0]
+                    failed[rule] = failed.get(rule, 0) + 1
+            cpu = sum(e.get("nuts", {}).get("cpu_s", 0.0) + e.get("smc", {}).get("cpu_s", 0.0) for e in entries)
+            rows.append({"task": doc.get("task", path.stem), "n": n, "seeds": len({e["seed"] for e in entries}),
+                         "certified": sum(bool(e["certified"]) for e in entries), "posteriors": len(entries),
+                         "worst_se_ratio": max(ratios) if ratios else float("nan"), "failed": failed,
+                         "cpu_s": float(cpu), "path": str(path)})
     return rows
 
 
@@ -431,10 +457,10 @@ def coverage_markdown(root: Path | None = None) -> str:
     rows = coverage_rows(root)
     if not rows:
         return "No reference files yet."
-    lines = ["| task | seeds | posteriors certified | worst SE ratio (reference / standard nuts) | failing rules | CPU |",
-             "|---|---:|---:|---:|---|---:|"]
+    lines = ["| task | n | seeds | posteriors certified | worst SE ratio (reference / standard nuts) | failing rules | CPU |",
+             "|---|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         failed = ", ".join(f"{k} × {v}" for k, v in sorted(r["failed"].items())) or "–"
-        lines.append(f"| {r['task']} | {r['seeds']} | {r['certified']} of {r['posteriors']} | "
+        lines.append(f"| {r['task']} | {r['n']:,} | {r['seeds']} | {r['certified']} of {r['posteriors']} | "
                      f"{r['worst_se_ratio']:.2f} | {failed} | {r['cpu_s'] / 60:.1f} min |")
     return "\n".join(lines)

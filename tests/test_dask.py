@@ -131,7 +131,7 @@ def test_reference_build_on_dask_survives_a_dead_worker_resumes_and_matches_loca
     monkeypatch.setattr(ref, "_unit", _die_on_seed_1)
     failed = cli(*REFERENCE_ARGS, "--out", str(out), "--executor", "dask", "--jobs", "2")
     assert_one_error_line(failed, "1 of 2 datasets failed")
-    assert "regular/d2@1 seed 1: the worker died on every attempt" in failed.err
+    assert "regular/d2@1 seed 1, n = 10,000: the worker died on every attempt" in failed.err
     first = _entries(path)
     assert {e["seed"] for e in first} == {0}  # the finished dataset is kept
     monkeypatch.undo()

@@ -16,7 +16,7 @@ from slt_bench import reference as ref
 from slt_bench.errors import SltBenchError
 from slt_bench.estimators import get_estimator
 from slt_bench.tasks.quadrature import exact_moments
-from tests.conftest import assert_one_error_line
+from tests.conftest import assert_one_error_line, file_digest
 from tests.methods.gaussian import conjugate
 
 # Small but honest settings for the test suite: 4 × 1500 NUTS draws, 4 SMC runs of 300 particles.
@@ -186,8 +186,26 @@ def test_reference_build_command_end_to_end(tmp_path, cli):
     again = cli(*args)
     assert again.code == 0 and path.stat().st_mtime_ns == stamp  # resumed: nothing to do
     listed = cli("reference", "list", "--dir", str(tmp_path))
-    assert listed.code == 0 and f"| regular/d2@1 | 1 | 0 of {len(doc['entries'])} |" in listed.out
+    assert listed.code == 0 and f"| regular/d2@1 | 10,000 | 1 | 0 of {len(doc['entries'])} |" in listed.out
     assert "nuts_precision ×" in listed.out
+    more = cli(*args, "--ns", "500,10000")  # another sample size joins the file; 10,000 is already there
+    assert more.code == 0, more.err
+    assert "seed 0, n = 500:" in more.out and "n = 10,000" not in more.out
+    grown = json.loads(path.read_text())
+    assert [e for e in grown["entries"] if e["n"] == 10_000] == doc["entries"]
+    small = [e for e in grown["entries"] if e["n"] == 500]
+    assert small and {e["seed"] for e in small} == {0}
+    assert min(e["beta"] for e in small) > min(e["beta"] for e in doc["entries"])  # β₀ = 1/log n is larger at n = 500
+    rows = cli("reference", "list", "--dir", str(tmp_path)).out
+    assert f"| regular/d2@1 | 500 | 1 | 0 of {len(small)} |" in rows and "| regular/d2@1 | 10,000 | 1 |" in rows
+    assert all(e["commit"] == grown["commit"] for e in small)  # the same checkout here
+    before = file_digest(path)
+    assert_one_error_line(cli(*args, "--target-accept", "0.99"),
+                          f"{path} holds {len(grown['entries'])} posteriors built with other settings "
+                          "(--target-accept 0.95 there, 0.99 here)")
+    assert file_digest(path) == before  # refused, not started over
+    assert_one_error_line(cli(*args, "--ns", "1000,x"), "--ns: expected a comma-separated list of integers")
+    assert_one_error_line(cli(*args, "--ns", "1"), "--ns: at most 50 sample sizes, each from 2 to")
     bad = cli("reference", "build", "--task", "regular/d2", "--seeds", "0", "--out", str(tmp_path))
     assert_one_error_line(bad, "--seeds must be between")
 
@@ -206,6 +224,6 @@ def test_a_failing_dataset_is_reported_and_the_others_are_stored(tmp_path, cli, 
     result = cli("reference", "build", "--task", "regular/d2", "--seeds", "2", "--out", str(tmp_path),
                  "--nuts-samples", "200", "--nuts-warmup", "200", "--particles", "64", "--mutations", "2")
     assert_one_error_line(result, "1 of 2 datasets failed")
-    assert "regular/d2@1 seed 1: RuntimeError: injected failure" in result.err
+    assert "regular/d2@1 seed 1, n = 10,000: RuntimeError: injected failure" in result.err
     doc = json.loads((tmp_path / "regular" / "d2@1.json").read_text())
     assert {e["seed"] for e in doc["entries"]} == {0}
