@@ -1,20 +1,22 @@
 """The estimator-bias table: (finite-n truth − λ)/λ per task, n and estimator, no sampler involved.
 
 The finite-n truth is what the estimator returns with a perfect sampler on the same dataset: by
-quadrature on tasks with ≤ 3 parameters, from a certified reference (``tasks/references/``) beyond.
+quadrature on tasks with ≤ 3 parameters (the first form), from a certified reference
+(``tasks/references/``) beyond (``--certified``, seconds: it only reads the shipped files).
 Mean over dataset seeds with the SD between them; a task without a trusted truth at some seed is
 left out at that n. The multi-β line is fitted with equal weights here (a cell's own fit weights
 it by its Monte Carlo SEs, which differ from cell to cell; with exact means the two agree when the
 means are exactly linear in 1/β, and differ by the curvature otherwise).
 
     python benchmarks/estimator_bias.py [--seeds 5] [--ns 1000,10000] [--write docs/accuracy.md]
+    python benchmarks/estimator_bias.py --certified [--seeds 5] [--ns 1000,10000] [--write docs/accuracy.md]
     python benchmarks/estimator_bias.py --smc-store docs/leaderboard/baseline.sqlite [--write docs/accuracy.md]
 
 With ``--write``, the table replaces the part of the file between the two marker lines
-``<!-- estimator-bias:start -->`` and ``<!-- estimator-bias:end -->`` (``estimator-bias-smc`` for
-the second form).
+``<!-- estimator-bias:start -->`` and ``<!-- estimator-bias:end -->`` (``estimator-bias-certified``
+and ``estimator-bias-smc`` for the other two forms).
 
-The second form reads the finite-n truth off a store's ``smc`` cells instead, for every task: an
+The third form reads the finite-n truth off a store's ``smc`` cells instead, for every task: an
 estimate, not a certified reference (``smc``'s Monte Carlo SE is of the order of the other
 samplers'), but one from a sampler that agrees with quadrature wherever quadrature exists. Its
 multi-β column is each ``ok`` cell's λ̂; its variance column is β₀² Var_β₀[n L_n] of the cell's
@@ -57,6 +59,12 @@ def referenced_tasks() -> list:
             if t.rlct is not None and t.n_params > MAX_PARAMS and file_for(t).is_file()]
 
 
+def quadrature_tasks() -> list:
+    """The standard suite's tasks with an exact λ and at most MAX_PARAMS parameters: quadrature's
+    (the tasks beyond, with their certified references, are ``--certified``'s table)."""
+    return [t for t in load_catalog().select(suite="standard") if t.rlct is not None and t.n_params <= MAX_PARAMS]
+
+
 def truth(task, n: int, seed: int, name: str) -> float | None:
     est = get_estimator(name, **({"fit": "ols"} if name == "multi-beta" else {}))
     data = task.dataset(n, seed)
@@ -74,7 +82,7 @@ def truth(task, n: int, seed: int, name: str) -> float | None:
 def table(seeds: int, ns: list[int], tasks: list | None = None) -> tuple[str, float]:
     start = time.perf_counter()
     if tasks is None:
-        tasks = [t for t in load_catalog().select(suite="standard") if t.rlct is not None]
+        tasks = quadrature_tasks()
     head = "| task | params | λ | m | " + " | ".join(f"{e} n = {n:,}" for n in ns for e in ESTIMATORS) + " |"
     lines = [head, "|" + "---|" * (4 + len(ns) * len(ESTIMATORS))]
     for task in tasks:
@@ -180,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     text, wall = table(args.seeds, ns)
     block = (f"{START}\n{text}\n\n(finite-n truth − λ)/λ, mean ± SD over dataset seeds 0–{args.seeds - 1}; "
              f"`python benchmarks/estimator_bias.py --seeds {args.seeds} --ns {args.ns}`, {wall:.0f} s. "
-             f"Quadrature for tasks with ≤ {MAX_PARAMS} parameters, certified references beyond; "
-             f"'–' where neither exists.\n{END}")
+             f"Quadrature, on the standard suite's tasks with ≤ {MAX_PARAMS} parameters (certified references beyond "
+             f"are `--certified`'s table).\n{END}")
     if args.write is None:
         print(block)
         return
