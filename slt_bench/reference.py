@@ -367,17 +367,25 @@ def _run_units(todo: list[tuple], jobs: int, executor: Any) -> Iterator[tuple[in
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from slt_bench.runner.execute import ONE_THREAD_ENV, worker_environment
+    from slt_bench.runner.execute import ONE_THREAD_ENV, _terminate, init_worker, worker_environment
 
-    with worker_environment(ONE_THREAD_ENV), ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_unit, u): i for i, u in enumerate(todo)}
-        for fut in as_completed(futures):
-            try:
-                result = fut.result()
-            except Exception as err:  # noqa: BLE001 - a dead worker or a failing dataset: reported, the others go on
-                yield futures[fut], None, describe_error(err)
-            else:
-                yield futures[fut], result, None
+    with worker_environment(ONE_THREAD_ENV):  # each worker exits with this process, even on SIGKILL
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                                   initargs=(os.getpid(), True, None))
+        try:
+            futures = {pool.submit(_unit, u): i for i, u in enumerate(todo)}
+            for fut in as_completed(futures):
+                try:
+                    result = fut.result()
+                except Exception as err:  # noqa: BLE001 - a dead worker or a failing dataset: reported, the others go on
+                    yield futures[fut], None, describe_error(err)
+                else:
+                    yield futures[fut], result, None
+        except BaseException:  # Ctrl-C, SIGTERM, or the caller gave up: the workers stop now, not after the queue
+            _terminate(pool)
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---- using ------------------------------------------------------------------------------

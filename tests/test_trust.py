@@ -444,6 +444,34 @@ def test_a_killed_or_terminated_driver_takes_its_workers_with_it(tmp_path, sig):
     assert all(after[k] == v for k, v in kept.items())  # nothing stored was lost or changed
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_reference_build_takes_its_workers_with_it(tmp_path, sig):
+    """`reference build --jobs 2`, stopped while its two workers compute: they stop too (they used to
+    outlive the driver and run on), SIGTERM ends it like Ctrl-C, and no file is left half-written."""
+    err = (tmp_path / "stderr.txt").open("w")
+    out = tmp_path / "refs"
+    proc = subprocess.Popen(CLI + ["reference", "build", "--task", "regular/d2", "--seeds", "4", "--jobs", "2",
+                                   "--out", str(out), "--nuts-samples", "1000000", "--particles", "64",
+                                   "--mutations", "2"],
+                            stdout=subprocess.DEVNULL, stderr=err, text=True, start_new_session=True)
+    deadline, workers = time.time() + 120, []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.3)
+        assert proc.poll() is None, _stderr(tmp_path)[-2000:]
+        workers = _pool_workers(proc.pid)
+    assert len(workers) == 2, "the pool did not start"
+    time.sleep(3)  # the workers are past their start-up and computing
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "interrupted" in _stderr(tmp_path)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "workers outlived their driver"
+    assert not list(out.rglob("*.tmp"))  # no dataset had finished, and nothing half-written is left
+
+
 def test_a_worker_that_dies_is_retried_alone_then_stored_as_error_and_the_rest_go_on(tmp_path):
     plugin = tmp_path / "plug"
     plugin.mkdir()
