@@ -329,8 +329,9 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
             failed.append(f"{task.key} seed {seed}, n = {n:,}: {reason}")
             progress(f"{task.key} seed {seed}, n = {n:,}: failed ({reason})")
     if failed:
+        more = f"; and {len(failed) - 3} more, listed above" if len(failed) > 3 else ""
         raise SltBenchError(f"{len(failed)} of {len(todo)} datasets failed and were not stored (the others are; "
-                            f"run the same command again to retry): {'; '.join(failed)}")
+                            f"run the same command again to retry): {'; '.join(failed[:3])}{more}")
     return paths
 
 
