@@ -414,13 +414,16 @@ def reference() -> None:
 @click.option("--mutations", type=int, default=20, show_default=True, help="SMC HMC moves per stage.")
 @click.option("--collapse/--no-collapse", default=True, show_default=True,
               help="On linear networks, run NUTS with the last layer integrated out and drawn exactly.")
+@click.option("--spectral/--no-spectral", default=True, show_default=True,
+              help="With --collapse on two-layer networks, run NUTS on the first layer in spectral coordinates "
+                   "(removes the divergences near its small singular values).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: processes on this machine. dask: Dask distributed (a LocalCluster of --jobs workers, "
                    "or --scheduler); one (task, seed) per worker either way.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="With --executor dask: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (SLURM/PBS via dask-jobqueue).")
 def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
-                    collapse, executor, scheduler) -> None:
+                    collapse, spectral, executor, scheduler) -> None:
     """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
     from pathlib import Path
 
@@ -447,7 +450,8 @@ def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmu
     if not chosen:
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(tasks)})")
     settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, nuts_target_accept=target_accept,
-                            smc_particles=particles, smc_mutations=mutations, nuts_collapse=collapse)
+                            smc_particles=particles, smc_mutations=mutations, nuts_collapse=collapse,
+                            nuts_spectral=spectral)
     runner = make_executor(executor, jobs, scheduler) if executor == "dask" or scheduler is not None else None
     paths = ref.build(chosen, seeds, settings, Path(out) if out else None, jobs, progress=click.echo, executor=runner,
                       ns=sizes)

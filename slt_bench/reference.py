@@ -62,20 +62,25 @@ class Settings:
     # NUTS on a linear network's other layers, its last layer integrated out and drawn exactly
     # (methods/_collapse.py); applies only where the task allows it (see for_task)
     nuts_collapse: bool = True
+    # and, on a two-layer network, the first layer in spectral coordinates (methods/_collapse.py), which removes
+    # the curvature spike of the integrated-out layer's Occam factor where NUTS diverged at n = 10⁴
+    nuts_spectral: bool = True
 
     def nuts_hyper(self) -> dict[str, Any]:
         return {"chains": self.nuts_chains, "warmup": self.nuts_warmup, "samples": self.nuts_samples,
                 "target_accept": self.nuts_target_accept, "dense_mass": True, "max_divergence_rate": 1.0,
-                "collapse": self.nuts_collapse}
+                "collapse": self.nuts_collapse, "spectral": self.nuts_spectral}
 
     def for_task(self, task: Any) -> "Settings":
         """The settings a task's file is built with: ``nuts_collapse`` only where the task's last layer
-        can be integrated out, so a file says what was run."""
+        can be integrated out, ``nuts_spectral`` only with it on a two-layer network, so a file says what was run."""
         from dataclasses import replace
 
-        from slt_bench.methods._collapse import why_not
+        from slt_bench.methods._collapse import spectral_why_not, why_not
 
-        return replace(self, nuts_collapse=bool(self.nuts_collapse and why_not(task) is None))
+        collapse = bool(self.nuts_collapse and why_not(task) is None)
+        return replace(self, nuts_collapse=collapse,
+                       nuts_spectral=bool(collapse and self.nuts_spectral and spectral_why_not(task) is None))
 
     def smc_hyper(self) -> dict[str, Any]:
         return {"runs": self.smc_runs, "particles": self.smc_particles, "mutations": self.smc_mutations,
@@ -83,8 +88,9 @@ class Settings:
 
 
 def stored_settings(doc: dict[str, Any]) -> dict[str, Any]:
-    """A file's settings; files written before ``nuts_collapse`` existed ran NUTS on every weight."""
-    return {"nuts_collapse": False, **doc.get("settings", {})}
+    """A file's settings; files written before ``nuts_collapse`` (``nuts_spectral``) existed ran NUTS on every
+    weight (on the first layer's own coordinates)."""
+    return {"nuts_collapse": False, "nuts_spectral": False, **doc.get("settings", {})}
 
 
 def references_dir() -> Path:
@@ -336,7 +342,8 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
 
 
 FLAGS = {"nuts_samples": "--nuts-samples", "nuts_warmup": "--nuts-warmup", "nuts_target_accept": "--target-accept",
-         "smc_particles": "--particles", "smc_mutations": "--mutations", "nuts_collapse": "--collapse/--no-collapse"}
+         "smc_particles": "--particles", "smc_mutations": "--mutations", "nuts_collapse": "--collapse/--no-collapse",
+         "nuts_spectral": "--spectral/--no-spectral"}
 
 
 def _other_settings(path: Path, doc: dict[str, Any], wanted: dict[str, Any]) -> str:

@@ -95,3 +95,166 @@ def complete(static: Any, theta: Any, args: dict[str, Any], key: Any) -> Any:
     noise = jax.random.normal(key, y.shape, dtype=y.dtype)
     last_t = solve_triangular(chol.T, y + noise, lower=False)  # W_Lᵀ, (H, N)
     return jnp.concatenate([theta, last_t.T.reshape(-1)])
+
+
+# ---- the first layer of a two-layer network in spectral coordinates ----------------------------------------------
+#
+# Integrating out W_2 leaves, in the density of W_1, the Occam factor −(N/2) log det Λ(W_1): along a singular
+# value s of W_1 it is about −(N/2) log(1 + κ s²), κ = β tr(XᵀX) / (M σ²) ≈ β n / σ², whose curvature rises to
+# about κ at s ≈ 1/√κ, against O(1) in the bulk of the posterior. At n = 10⁴ that spike is 10³–10⁵ times the
+# bulk's curvature, and NUTS's trajectories diverge there (docs/references.md, "Divergences").
+#
+# ``spectral`` samples Φ with W_1 = Φ g(ΦᵀΦ) instead (ΦΦᵀ when H < M): each singular value t of Φ becomes s = f(t),
+# the singular vectors stay, and
+#     f'(t) = cosh t / (a + cosh t),   a = max(√κ, 2),
+#     f(t)  = t − (2a/√(a² − 1)) artanh(√((a − 1)/(a + 1)) tanh(t/2)),
+# so that ds/dt ≈ 1/a where s ≲ 1/a (the spike, stretched to width O(1) in t), ds/dt ≈ s between 1/a and 1 (the
+# log-shaped stretch, where −(N/2) log(κ s²) has curvature ∝ 1/s²: constant in t), and ds/dt → 1 beyond, where
+# Φ is W_1 moved inwards by a constant and the bulk keeps its shape. Any a > 1 gives a smooth bijection; a only
+# sets where the stretch sits.
+#
+# The Jacobian of a map of singular values t_i → f(t_i) of a q × p matrix (q ≥ p) is
+#     ∏_i f'(t_i) · ∏_i (f(t_i)/t_i)^(q−p) · ∏_{i<j} (f(t_i)² − f(t_j)²) / (t_i² − t_j²)
+# (the volume element of a matrix in its singular values is ∏ s_i^(q−p) ∏_{i<j} |s_i² − s_j²| ∏ ds_i dU dV).
+
+
+def spectral_why_not(task: Any) -> str | None:
+    """None when ``task``'s first layer can be sampled in spectral coordinates (a two-layer linear network whose
+    last layer can be integrated out); else why not."""
+    reason = why_not(task)
+    if reason is not None:
+        return reason
+    if len(task.model.widths) != 3:
+        return "it needs a two-layer network (one layer left once the last is integrated out)"
+    return None
+
+
+def spectral_check(task: Any) -> None:
+    reason = spectral_why_not(task)
+    if reason is not None:
+        raise SltBenchError(f"spectral = true samples the first layer of a two-layer linear network in its singular "
+                            f"values, and {task.key} has model {type(task.model).__name__}: {reason}; "
+                            f"use spectral = false for it")
+
+
+def _stretch(static: Any, args: dict[str, Any]) -> Any:
+    """a = max(√κ, 2), κ = β tr(XᵀX) / (M σ²)."""
+    import jax.numpy as jnp
+
+    kappa = args["beta"] / static.noise_std**2 * jnp.trace(args["xtx"]) / static.model.widths[0]
+    return jnp.maximum(jnp.sqrt(kappa), 2.0)
+
+
+def _f(t: Any, a: Any) -> Any:
+    import jax.numpy as jnp
+
+    r = jnp.sqrt((a - 1.0) / (a + 1.0))
+    return t - 2.0 * a / jnp.sqrt(a * a - 1.0) * jnp.arctanh(r * jnp.tanh(t / 2.0))
+
+
+def _f_prime(t: Any, a: Any) -> Any:
+    import jax.numpy as jnp
+
+    return jnp.cosh(t) / (a + jnp.cosh(t))
+
+
+def _g(lam: Any, a: Any) -> Any:
+    """f(√λ)/√λ for λ ≥ 0 (an analytic function of λ; below 1e-8 its first two Taylor terms)."""
+    import jax.numpy as jnp
+
+    small = lam < 1e-8
+    t = jnp.sqrt(jnp.where(small, 1.0, lam))
+    # f(t) = f'(0) t + f'''(0) t³/6 + O(t⁵), with f'(0) = 1/(a + 1) and f'''(0) = a/(a + 1)²
+    return jnp.where(small, 1.0 / (a + 1.0) + a * lam / (6.0 * (a + 1.0) ** 2), _f(t, a) / t)
+
+
+def _divided(fn: Any, x: Any, a: Any) -> Any:
+    """The matrix of divided differences (fn(x_i) − fn(x_j)) / (x_i − x_j); fn'(x̄) where x_i and x_j nearly meet."""
+    import jax
+    import jax.numpy as jnp
+
+    values = fn(x, a)
+    dx = x[:, None] - x[None, :]
+    near = jnp.abs(dx) <= 1e-6 * (1.0 + jnp.abs(x[:, None]) + jnp.abs(x[None, :]))
+    mid = 0.5 * (x[:, None] + x[None, :])
+    slope = jax.vmap(jax.vmap(jax.grad(fn), (0, None)), (0, None))(mid, a)
+    return jnp.where(near, slope, (values[:, None] - values[None, :]) / jnp.where(near, 1.0, dx))
+
+
+def _make_matfun() -> Any:
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_jvp
+    def matfun(gram: Any, a: Any) -> Any:
+        """g(G) = V diag(g(λ)) Vᵀ for a symmetric G = V diag(λ) Vᵀ."""
+        lam, vec = jnp.linalg.eigh(gram)
+        return (vec * _g(jnp.clip(lam, 0.0, None), a)) @ vec.T
+
+    @matfun.defjvp
+    def _jvp(primals: Any, tangents: Any) -> Any:
+        # Daleckii–Krein: d g(G) = V (D ∘ (Vᵀ dG V)) Vᵀ with D the divided differences of g at the eigenvalues,
+        # smooth where eigenvalues meet (eigh's own derivative is not: its eigenvectors' has 1/(λ_i − λ_j))
+        gram, a = primals
+        d_gram, d_a = tangents
+        lam, vec = jnp.linalg.eigh(gram)
+        lam = jnp.clip(lam, 0.0, None)
+        inner = _divided(_g, lam, a) * (vec.T @ ((d_gram + d_gram.T) / 2.0) @ vec)
+        d_values = jax.jvp(lambda s: _g(lam, s), (a,), (d_a,))[1]
+        return (vec * _g(lam, a)) @ vec.T, vec @ (inner + jnp.diag(d_values)) @ vec.T
+
+    return matfun
+
+
+_MATFUN: list[Any] = []
+
+
+def spectral_forward(static: Any, phi: Any, args: dict[str, Any]) -> Any:
+    """W_1 (flat) from Φ (flat): the singular values t of Φ become f(t), its singular vectors stay."""
+    if not _MATFUN:
+        _MATFUN.append(_make_matfun())
+    hidden, inputs = static.model.widths[1], static.model.widths[0]
+    p = phi.reshape(hidden, inputs)
+    a = _stretch(static, args)
+    w = p @ _MATFUN[0](p.T @ p, a) if hidden >= inputs else _MATFUN[0](p @ p.T, a) @ p
+    return w.reshape(-1)
+
+
+def spectral_log_jacobian(static: Any, phi: Any, args: dict[str, Any]) -> Any:
+    """log |det ∂W_1/∂Φ| of :func:`spectral_forward`, from the singular values of Φ (formula above)."""
+    import jax.numpy as jnp
+
+    hidden, inputs = static.model.widths[1], static.model.widths[0]
+    p_dim, q_dim = min(hidden, inputs), max(hidden, inputs)
+    p = phi.reshape(hidden, inputs)
+    a = _stretch(static, args)
+    lam = jnp.clip(jnp.linalg.eigvalsh(p.T @ p if hidden >= inputs else p @ p.T), 0.0, None)
+    t = jnp.sqrt(jnp.where(lam > 0.0, lam, 1.0)) * (lam > 0.0)
+    total = jnp.log(_f_prime(t, a)).sum() + (q_dim - p_dim) * jnp.log(_g(lam, a)).sum()
+    # (f(t_i)² − f(t_j)²)/(t_i² − t_j²) is the divided difference in λ = t² of f(√λ)² = λ g(λ)²
+    i, j = jnp.triu_indices(p_dim, 1)
+    pairs = _divided(lambda x, s: x * _g(x, s) ** 2, lam, a)[i, j]
+    return total + jnp.log(pairs).sum()
+
+
+def spectral_logdensity(static: Any, phi: Any, args: dict[str, Any]) -> Any:
+    """log p_β of Φ: the marginal of W_1 = :func:`spectral_forward` (Φ), times the map's Jacobian."""
+    return logdensity(static, spectral_forward(static, phi, args), args) + spectral_log_jacobian(static, phi, args)
+
+
+def spectral_inverse(static: Any, w1: Any, args: dict[str, Any]) -> Any:
+    """Φ (flat) with :func:`spectral_forward` (Φ) = ``w1``, for the chains' start (numpy). Singular values of
+    ``w1`` that are zero or within 0.01 of the next (in t) are moved apart by 0.01 first, so the start is not a
+    point where two meet."""
+    import numpy as np
+    from scipy.optimize import brentq
+
+    hidden, inputs = static.model.widths[1], static.model.widths[0]
+    a = float(_stretch(static, args))
+    u, s, vt = np.linalg.svd(np.asarray(w1, dtype=np.float64).reshape(hidden, inputs), full_matrices=False)
+    t = np.array([brentq(lambda x, target=v: float(_f(x, a)) - target, 0.0, v + 2.0 * a + 10.0, xtol=1e-14)
+                  if v > 0 else 0.0 for v in s])
+    for i in range(len(t) - 1, -1, -1):  # ascending from the smallest, which must be ≥ 0.01
+        floor = 0.01 if i == len(t) - 1 else t[i + 1] + 0.01
+        t[i] = max(t[i], floor) if (i == len(t) - 1 and t[i] < 0.01) or (i < len(t) - 1 and t[i] < floor) else t[i]
+    return ((u * t) @ vt).reshape(-1)

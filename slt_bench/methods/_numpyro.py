@@ -23,11 +23,12 @@ from slt_bench.target import Budget, JaxStatic, TemperedTarget, jax_logdensity, 
 
 @lru_cache(maxsize=64)
 def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...], warmup: int, length: int, thin: int,
-              collapse: bool = False):
+              collapse: bool = False, spectral: bool = False):
     """(warm, draw): jitted warm-up and sampling scans for one task shape and kernel setting. With
     ``collapse`` the kernel runs on every layer but the last, whose Gaussian conditional is integrated out
     (:mod:`slt_bench.methods._collapse`), and ``draw(state, args, key)`` completes each kept draw with an
-    exact last layer; otherwise ``draw(state, args)``."""
+    exact last layer; otherwise ``draw(state, args)``. With ``spectral`` as well, the kernel runs on Φ, the
+    first layer in spectral coordinates, and each kept draw is mapped back to W_1 before it is completed."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer.hmc import hmc
@@ -35,6 +36,8 @@ def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...]
     from slt_bench.methods import _collapse
 
     def potential_gen(args):
+        if spectral:
+            return lambda phi: -_collapse.spectral_logdensity(static, phi, args)
         if collapse:
             return lambda theta: -_collapse.logdensity(static, theta, args)
         return lambda z: -jax_logdensity(static, z, args)
@@ -67,6 +70,8 @@ def _compiled(static: JaxStatic, algo: str, options: tuple[tuple[str, Any], ...]
         zero = jnp.zeros((), jnp.int64)
         carry = (state, zero, zero, jnp.zeros((), jnp.float64))
         (state, steps, div, acc), z = jax.lax.scan(keep, carry, None, length=length)
+        if spectral:
+            z = jax.vmap(lambda phi: _collapse.spectral_forward(static, phi, args))(z)
         if collapse:
             z = jax.vmap(lambda theta, k: _collapse.complete(static, theta, args, k))(z, jax.random.split(key, length))
         return state, jax.vmap(lambda zi: jax_n_loss(static, zi, args))(z), z, steps, div, acc / (length * thin)
@@ -88,6 +93,7 @@ def run_kernel(
     max_divergence_rate: float,
     keep_params: bool,
     collapse: bool = False,
+    spectral: bool = False,
 ) -> Draws:
     """Run ``chains`` sequential chains of numpyro's ``algo`` ("NUTS" or "HMC") on −log p_β.
 
@@ -98,7 +104,9 @@ def run_kernel(
     The divergence rate is divergent transitions over transitions (draws × ``thin``). With ``collapse``
     the chains run on the marginal of every layer but the last of a linear network, and each kept draw
     gets an exact last layer from its conditional (keys from the chain's own key, so the same seed gives
-    the same draws); a leapfrog step is then one gradient of that marginal, counted as one evaluation.
+    the same draws); a leapfrog step is then one gradient of that marginal, counted as one evaluation. With
+    ``spectral`` (two-layer networks, with ``collapse``) the chains run on the first layer in spectral coordinates
+    (:func:`slt_bench.methods._collapse.spectral_forward`), started from the image of the usual start.
     """
     import jax
     import jax.numpy as jnp
@@ -106,13 +114,17 @@ def run_kernel(
     start = time.perf_counter()
     static, args = target.jax_parts()
     per_chunk = max(1, -(-samples // chunks))
-    warm, draw = _compiled(static, algo, tuple(sorted(options.items())), warmup, per_chunk, thin, bool(collapse))
+    warm, draw = _compiled(static, algo, tuple(sorted(options.items())), warmup, per_chunk, thin, bool(collapse),
+                           bool(spectral))
     z0 = jnp.asarray(target.initial_point())
     if collapse:
         from slt_bench.methods import _collapse
 
         _collapse.check(target.task)
         z0 = z0[: _collapse.theta_dim(target.task.model)]
+        if spectral:
+            _collapse.spectral_check(target.task)
+            z0 = jnp.asarray(_collapse.spectral_inverse(static, np.asarray(z0), args))
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), chains)
     losses, params = [[] for _ in range(chains)], [[] for _ in range(chains)]
     divergent, steps_total, transitions, accept, step_sizes = 0, 0.0, 0, [], []

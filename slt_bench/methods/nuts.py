@@ -5,7 +5,9 @@ a vectorised step. ``dense_mass`` adapts a dense mass matrix during warm-up (nee
 paper's ReLU networks, where the diagonal default diverges 15–40% of the time). ``collapse`` runs NUTS
 on a linear network's other layers with the last one integrated out and drawn exactly
 (:mod:`slt_bench.methods._collapse`): the reduced rank and deep linear tasks' funnels, where NUTS on
-all the weights has divergent transitions, are gone for two layers.
+all the weights has divergent transitions, are gone for two layers. ``spectral`` (two layers, with
+``collapse``) runs it on the first layer in coordinates that stretch its small singular values, where the
+integrated-out layer's Occam factor has a curvature spike of order βn and NUTS diverges at large n.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class NUTS:
     max_divergence_rate: float = 0.01
     keep_params: bool = False
     collapse: bool = False
+    spectral: bool = False
 
     name: ClassVar[str] = "nuts"
 
@@ -39,17 +42,26 @@ class NUTS:
         positive_ints(self, "chains", "samples", "thin", "chunks", "max_tree_depth")
         non_negative_int(self, "warmup")
         open_unit(self, "target_accept")
-        if not isinstance(self.collapse, bool):
-            raise ValueError(f"collapse must be true or false, got {self.collapse!r}")
+        for flag in ("collapse", "spectral"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        if self.spectral and not self.collapse:
+            raise ValueError("spectral = true needs collapse = true (it reparametrises the layer left once the last "
+                             "is integrated out)")
 
     def check_task(self, task: Any) -> None:
         if self.collapse:
             from slt_bench.methods._collapse import check
 
             check(task)
+        if self.spectral:
+            from slt_bench.methods._collapse import spectral_check
+
+            spectral_check(task)
 
     def sample(self, target: TemperedTarget, budget: Budget, seed: int) -> Draws:
         options = {"target_accept_prob": self.target_accept, "dense_mass": self.dense_mass,
                    "max_tree_depth": self.max_tree_depth}
         return run_kernel(target, budget, seed, "NUTS", options, self.chains, self.warmup, self.samples,
-                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params, self.collapse)
+                          self.thin, self.chunks, self.max_divergence_rate, self.keep_params, self.collapse,
+                          self.spectral)
