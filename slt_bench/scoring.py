@@ -147,12 +147,19 @@ def identity_of(row: Mapping[str, Any]) -> list[dict[str, float]] | None:
                               [d.get("sd") for d in diags], [d.get("ess") for d in diags])
 
 
+def _diagnostic_values(row: Mapping[str, Any], field: str) -> list[float]:
+    """The finite numbers (not booleans) stored under ``field`` in the cell's per-posterior diagnostics."""
+    diags = row.get("diagnostics") or []
+    if not isinstance(diags, list):
+        return []
+    return [d[field] for d in diags if isinstance(d, Mapping) and isinstance(d.get(field), (int, float))
+            and not isinstance(d.get(field), bool) and math.isfinite(d[field])]
+
+
 def noise_heat_of(row: Mapping[str, Any]) -> float | None:
     """The largest ``noise_heat`` a minibatch method stored for the cell's posteriors (the excess of
     E[β n L_n] its gradient noise causes; for the local estimator, added to λ̂), or None without one."""
-    diags = row.get("diagnostics") or []
-    heats = [d["noise_heat"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
-             and isinstance(d.get("noise_heat"), (int, float)) and math.isfinite(d["noise_heat"])]
+    heats = _diagnostic_values(row, "noise_heat")
     return max(heats) if heats else None
 
 
@@ -160,9 +167,7 @@ def end_accept_of(row: Mapping[str, Any]) -> float | None:
     """The smallest ``end_accept`` ``sgld`` stored for the cell's posteriors (its step rule's MALA
     acceptance of ε re-evaluated where the chains ended; the rule tuned it to ``target_accept`` at the
     start), or None without one."""
-    diags = row.get("diagnostics") or []
-    values = [d["end_accept"] for d in diags if isinstance(diags, list) and isinstance(d, Mapping)
-              and isinstance(d.get("end_accept"), (int, float)) and math.isfinite(d["end_accept"])]
+    values = _diagnostic_values(row, "end_accept")
     return min(values) if values else None
 
 
@@ -183,14 +188,6 @@ STIFF_LIMIT = 2.0
 STIFF_STATUS = "stiff"
 
 
-def _end_values(row: Mapping[str, Any], field: str) -> list[float]:
-    diags = row.get("diagnostics") or []
-    if not isinstance(diags, list):
-        return []
-    return [d[field] for d in diags if isinstance(d, Mapping) and isinstance(d.get(field), (int, float))
-            and not isinstance(d.get(field), bool) and math.isfinite(d[field])]
-
-
 def _fmt_or_dash(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
@@ -198,7 +195,7 @@ def _fmt_or_dash(value: float | None) -> str:
 def end_eps_kappa_of(row: Mapping[str, Any]) -> float | None:
     """The largest ``end_eps_kappa`` (a median over chains) stored for the cell's posteriors, or None
     without one."""
-    values = _end_values(row, "end_eps_kappa")
+    values = _diagnostic_values(row, "end_eps_kappa")
     return max(values) if values else None
 
 
