@@ -189,27 +189,48 @@ def _divided(values: Any, slopes: Any, x: Any) -> Any:
                      (values[:, None] - values[None, :]) / jnp.where(near, 1.0, dx))
 
 
+def _log_jacobian_of(lam: Any, a: Any, extra: int) -> Any:
+    """log |det ∂W_1/∂Φ| from the eigenvalues λ = t² of Φ's p × p Gram matrix (formula above); ``extra`` = q − p."""
+    import jax.numpy as jnp
+
+    t = jnp.sqrt(jnp.where(lam > 0.0, lam, 1.0)) * (lam > 0.0)
+    g = _g(lam, a)
+    total = jnp.log(_f_prime(t, a)).sum() + extra * jnp.log(g).sum()
+    # (f(t_i)² − f(t_j)²)/(t_i² − t_j²) is the divided difference in λ = t² of f(√λ)² = λ g(λ)²
+    i, j = jnp.triu_indices(lam.shape[0], 1)
+    pairs = _divided(lam * g**2, g**2 + 2.0 * lam * g * _g_prime(lam, a), lam)[i, j]
+    return total + jnp.log(pairs).sum()
+
+
 def _make_matfun() -> Any:
+    import functools
+
     import jax
     import jax.numpy as jnp
 
-    @jax.custom_jvp
-    def matfun(gram: Any, a: Any) -> Any:
-        """g(G) = V diag(g(λ)) Vᵀ for a symmetric G = V diag(λ) Vᵀ."""
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+    def matfun(gram: Any, a: Any, extra: int) -> Any:
+        """(g(G), log-Jacobian) for a symmetric G = V diag(λ) Vᵀ, with g(G) = V diag(g(λ)) Vᵀ: one
+        eigendecomposition serves both, and their derivatives."""
         lam, vec = jnp.linalg.eigh(gram)
-        return (vec * _g(jnp.clip(lam, 0.0, None), a)) @ vec.T
+        lam = jnp.clip(lam, 0.0, None)
+        return (vec * _g(lam, a)) @ vec.T, _log_jacobian_of(lam, a, extra)
 
     @matfun.defjvp
-    def _jvp(primals: Any, tangents: Any) -> Any:
+    def _jvp(extra: int, primals: Any, tangents: Any) -> Any:
         # Daleckii–Krein: d g(G) = V (D ∘ (Vᵀ dG V)) Vᵀ with D the divided differences of g at the eigenvalues,
-        # smooth where eigenvalues meet (eigh's own derivative is not: its eigenvectors' has 1/(λ_i − λ_j))
+        # smooth where eigenvalues meet (eigh's own derivative is not: its eigenvectors' has 1/(λ_i − λ_j)).
+        # The eigenvalues move by dλ_i = v_iᵀ dG v_i, which is all the log-Jacobian needs.
         gram, a = primals
         d_gram, d_a = tangents
         lam, vec = jnp.linalg.eigh(gram)
         lam = jnp.clip(lam, 0.0, None)
-        inner = _divided(_g(lam, a), _g_prime(lam, a), lam) * (vec.T @ ((d_gram + d_gram.T) / 2.0) @ vec)
+        rotated = vec.T @ ((d_gram + d_gram.T) / 2.0) @ vec
+        inner = _divided(_g(lam, a), _g_prime(lam, a), lam) * rotated
         d_values = jax.jvp(lambda s: _g(lam, s), (a,), (d_a,))[1]
-        return (vec * _g(lam, a)) @ vec.T, vec @ (inner + jnp.diag(d_values)) @ vec.T
+        log_jac, d_log_jac = jax.jvp(lambda l, s: _log_jacobian_of(l, s, extra), (lam, a),
+                                     (jnp.diagonal(rotated), d_a))
+        return ((vec * _g(lam, a)) @ vec.T, log_jac), (vec @ (inner + jnp.diag(d_values)) @ vec.T, d_log_jac)
 
     return matfun
 
@@ -217,38 +238,37 @@ def _make_matfun() -> Any:
 _MATFUN: list[Any] = []
 
 
-def spectral_forward(static: Any, phi: Any, args: dict[str, Any]) -> Any:
-    """W_1 (flat) from Φ (flat): the singular values t of Φ become f(t), its singular vectors stay."""
+def _spectral_parts(static: Any, phi: Any, args: dict[str, Any]) -> tuple[Any, Any]:
+    """(W_1 (flat), log |det ∂W_1/∂Φ|) from Φ (flat), from one eigendecomposition of Φ's p × p Gram matrix."""
     if not _MATFUN:
         _MATFUN.append(_make_matfun())
     hidden, inputs = static.model.widths[1], static.model.widths[0]
     p = phi.reshape(hidden, inputs)
     a = _stretch(static, args)
-    w = p @ _MATFUN[0](p.T @ p, a) if hidden >= inputs else _MATFUN[0](p @ p.T, a) @ p
-    return w.reshape(-1)
+    extra = abs(hidden - inputs)
+    if hidden >= inputs:
+        g, log_jac = _MATFUN[0](p.T @ p, a, extra)
+        w = p @ g
+    else:
+        g, log_jac = _MATFUN[0](p @ p.T, a, extra)
+        w = g @ p
+    return w.reshape(-1), log_jac
+
+
+def spectral_forward(static: Any, phi: Any, args: dict[str, Any]) -> Any:
+    """W_1 (flat) from Φ (flat): the singular values t of Φ become f(t), its singular vectors stay."""
+    return _spectral_parts(static, phi, args)[0]
 
 
 def spectral_log_jacobian(static: Any, phi: Any, args: dict[str, Any]) -> Any:
     """log |det ∂W_1/∂Φ| of :func:`spectral_forward`, from the singular values of Φ (formula above)."""
-    import jax.numpy as jnp
-
-    hidden, inputs = static.model.widths[1], static.model.widths[0]
-    p_dim, q_dim = min(hidden, inputs), max(hidden, inputs)
-    p = phi.reshape(hidden, inputs)
-    a = _stretch(static, args)
-    lam = jnp.clip(jnp.linalg.eigvalsh(p.T @ p if hidden >= inputs else p @ p.T), 0.0, None)
-    t = jnp.sqrt(jnp.where(lam > 0.0, lam, 1.0)) * (lam > 0.0)
-    g = _g(lam, a)
-    total = jnp.log(_f_prime(t, a)).sum() + (q_dim - p_dim) * jnp.log(g).sum()
-    # (f(t_i)² − f(t_j)²)/(t_i² − t_j²) is the divided difference in λ = t² of f(√λ)² = λ g(λ)²
-    i, j = jnp.triu_indices(p_dim, 1)
-    pairs = _divided(lam * g**2, g**2 + 2.0 * lam * g * _g_prime(lam, a), lam)[i, j]
-    return total + jnp.log(pairs).sum()
+    return _spectral_parts(static, phi, args)[1]
 
 
 def spectral_logdensity(static: Any, phi: Any, args: dict[str, Any]) -> Any:
     """log p_β of Φ: the marginal of W_1 = :func:`spectral_forward` (Φ), times the map's Jacobian."""
-    return logdensity(static, spectral_forward(static, phi, args), args) + spectral_log_jacobian(static, phi, args)
+    w1, log_jac = _spectral_parts(static, phi, args)
+    return logdensity(static, w1, args) + log_jac
 
 
 def spectral_inverse(static: Any, w1: Any, args: dict[str, Any]) -> Any:
@@ -265,5 +285,5 @@ def spectral_inverse(static: Any, w1: Any, args: dict[str, Any]) -> Any:
                   if v > 0 else 0.0 for v in s])
     for i in range(len(t) - 1, -1, -1):  # ascending from the smallest, which must be ≥ 0.01
         floor = 0.01 if i == len(t) - 1 else t[i + 1] + 0.01
-        t[i] = max(t[i], floor) if (i == len(t) - 1 and t[i] < 0.01) or (i < len(t) - 1 and t[i] < floor) else t[i]
+        t[i] = max(t[i], floor)
     return ((u * t) @ vt).reshape(-1)
