@@ -11,7 +11,9 @@ computed from one machine to the next: ``--store`` holds the published methods' 
 of the cells the pages plot and no others (every number, a few megabytes), and ``pending.sqlite``
 beside it holds the cells, traces and wall time of methods computed only in part. A working store that
 is missing (a fresh clone) or lacks some of them gets them back from those two before anything runs,
-so a long method is finished over several sittings and nothing published is recomputed: stop a run with
+so a long method is finished over several sittings and nothing published is recomputed. Before anything runs,
+the working store's cells are scored against the reference files as they are now (``slt-bench reference
+apply``), so a reference built after a method's cells reaches the pages without recomputing them. Stop a run with
 Ctrl-C or SIGTERM, then ``--publish-only --methods <the finished ones>`` writes the pages and puts what the
 others have so far in ``pending.sqlite``. A plug-in author runs only their own method and compares with
 
@@ -346,6 +348,8 @@ def screenshot(page: Path, png: Path) -> None:
 def main() -> int:
     import signal
 
+    from slt_bench.runner.retarget import retarget
+
     def terminate(signum, frame):  # SIGTERM stops like Ctrl-C: the finished cells are kept
         raise KeyboardInterrupt
 
@@ -371,6 +375,8 @@ def main() -> int:
         print(f"{copied} cells restored into {work} from {store} and {pending_path(store)}", flush=True)
     if args.retrace:
         print(f"retrace: {retrace(methods, work, args.jobs)}", flush=True)
+    # cells computed before their task's reference file was built, extended or rebuilt: scored against it now
+    print("reference apply: " + retarget(work).text(), flush=True)
     if not args.publish_only:
         run_methods(methods, args.jobs, work)
     if args.run_only:

@@ -460,6 +460,7 @@ def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmu
         entries = doc["entries"] if doc else []
         done = sum(e["certified"] for e in entries)
         click.echo(f"{path}: {done}/{len(entries)} posteriors certified")
+    click.echo("cells stored before now are scored against these files by `slt-bench reference apply --store FILE`")
 
 
 @reference.command("list")
@@ -471,6 +472,25 @@ def reference_list(root) -> None:
     from slt_bench import reference as ref
 
     click.echo(ref.coverage_markdown(Path(root) if root else None))
+
+
+@reference.command("apply")
+@click.option("--store", "store_path", default=None, help="SQLite results file (default: ./slt_bench_results.sqlite).")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+def reference_apply(store_path, catalogs, dry_run) -> None:
+    """Score stored cells against the reference files as they are now (cells stored before a reference
+    was built, extended or rebuilt): a new row per changed cell, λ̂ and cost untouched, the old row kept."""
+    from pathlib import Path
+
+    from slt_bench.runner.retarget import retarget
+    from slt_bench.store import DEFAULT_PATH
+
+    path = Path(store_path or DEFAULT_PATH)
+    if not path.is_file():
+        raise SltBenchError(f"--store: no results file at {path}")
+    summary = retarget(path, catalogs, dry_run=dry_run)
+    click.echo(summary.text(dry_run))
 
 
 def cli(argv: Sequence[str] | None = None) -> None:
