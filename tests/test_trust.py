@@ -19,7 +19,8 @@ import pytest
 
 from slt_bench.estimators import get_estimator
 from slt_bench.methods import make_method
-from slt_bench.report import leaderboard, leaderboard_markdown
+from slt_bench.report import leaderboard, leaderboard_markdown, leaderboard_records
+from slt_bench.report.html import _board_table
 from slt_bench.runner import execute, expand_generalisation, expand_grid, run_cell
 from slt_bench.store import ResultStore
 from slt_bench.target import Budget, TemperedTarget
@@ -320,6 +321,20 @@ def test_leaderboard_works_without_any_finite_n_target_and_is_valid_markdown():
     table_lines = [line for line in text.splitlines() if line.startswith("|")]
     counts = {line.count("|") - line.count("\\|") for line in table_lines}
     assert len(counts) == 1 and "reduced_rank" in text
+
+
+def test_a_finite_n_median_says_how_many_ok_cells_it_covers():
+    # three ok cells, two with a finite-n target, one unmixed cell with one: the median is over the two ok ones
+    rows = [_row(key="a", finite_rel_error=0.02), _row(key="b", finite_rel_error=-0.04), _row(key="c"),
+            _row(key="d", status="unmixed", finite_rel_error=0.9)]
+    (rec,) = leaderboard_records(rows)
+    assert (rec["ok_cells"], rec["finite_n_cells"]) == (3, 2)
+    assert rec["median_abs_rel_err_finite_n"] == pytest.approx(0.03)
+    assert "| 3.0% (2/3) |" in leaderboard_markdown(rows)
+    full = [_row(key=k, finite_rel_error=0.02) for k in "ab"]
+    assert "| 2.0% |" in leaderboard_markdown(full)  # every ok cell has a target: no count
+    board = leaderboard(rows).to_dict("records")
+    assert "3.0% (2/3)" in _board_table(board, lambda name: name, "board")  # the HTML leaderboard says it too
 
 
 def test_only_ok_cells_within_3_se_count_as_successes():

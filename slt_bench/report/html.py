@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 
 from slt_bench.draws import STATUS_MEANING
 from slt_bench.report import plots
-from slt_bench.report.tables import RANKING_RULE, generalisation_table, leaderboard, preset_label
+from slt_bench.report.tables import (FINITE_N_NOTE, RANKING_RULE, finite_n_text, generalisation_table, leaderboard,
+                                    preset_label)
 from slt_bench.scoring import TRUSTED_TARGETS, reported
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -88,13 +89,21 @@ def _board_table(board: list[dict[str, Any]], link: Callable[[str], str], table_
             (_e(r["family"]), None), (_e(r["estimator"]), None), _num(r["n"], "d"), _num(r["rank"], "d"),
             (f'<a href="{_e(link(r["method"]))}">{_e(r["method"])}</a>', None), (_e(r["preset"]), None),
             _num(r["cells"], "d"), (_e(r["statuses"]), None),
-            _num(r["median_abs_rel_err"], ".1%"), _num(r["median_abs_rel_err_finite_n"], ".1%"),
-            _num(r["median_abs_z_finite_n"], ".2f"), _num(r.get("estimator_bias"), "+.1%"),
+            _num(r["median_abs_rel_err"], ".1%"), _finite_n(r, "median_abs_rel_err_finite_n", ".1%"),
+            _finite_n(r, "median_abs_z_finite_n", ".2f"), _num(r.get("estimator_bias"), "+.1%"),
             _num(r["within_3se"], ".0%"), _num(r["grad_evals_per_cell"], ".3g"), _num(r["seconds_per_cell"], ".1f"),
             (_e(r.get("source", "")), None),
         ])
         attrs.append({"tier": r["tier"], "estimator": r["estimator"], "family": r["family"]})
     return _table(table_id, headers, rows, attrs)
+
+
+def _finite_n(row: dict[str, Any], field: str, spec: str) -> tuple[str, Any]:
+    """A finite-n median with ``(k/m)`` when only k of the row's m ok cells have a finite-n target."""
+    text, key = _num(row[field], spec)
+    if text == "–":
+        return text, key
+    return _e(finite_n_text(text, row.get("finite_n_cells") or 0, row.get("ok_cells") or 0)), key
 
 
 def _cells_table(rows: Sequence[dict[str, Any]], table_id: str, link: Callable[[str], str] | None = None,
@@ -180,6 +189,7 @@ def write_site(rows: Sequence[dict[str, Any]], out: Path, traces: Callable[[dict
     body = ["".join(f"<p>{_e(part)}</p>" for part in note.split("\n\n")) if note else "",
             f'<p class="rule"><strong>Ranking.</strong> {_e(RANKING_RULE)}</p>',
             "<h2>Leaderboard</h2>",
+            f"<p>{_e(FINITE_N_NOTE)}</p>",
             _filters("leaderboard", {"tier": sorted({b["tier"] for b in board}),
                                      "estimator": sorted({b["estimator"] for b in board}),
                                      "family": sorted({b["family"] for b in board})}),

@@ -37,6 +37,11 @@ RANKING_RULE = (
     "alone would reward large standard errors, and ranking on the good cells alone would reward failing "
     "on the hard ones."
 )
+FINITE_N_NOTE = (
+    "The finite-n columns (sampler error and |z| against the finite-n target, estimator bias) cover the cells "
+    "that have a finite-n target: by quadrature on tasks with ≤ 3 parameters, from a certified reference "
+    "beyond. '(k/m)' after a median means only k of the row's m ok cells have one, and the median is over those k."
+)
 GROUP_KEYS = ("method", "preset", "estimator", "family", "n", "variant")
 
 
@@ -177,6 +182,9 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "median_abs_rel_err_finite_n": (float(good["abs_rel_finite"].median())
                                             if good["abs_rel_finite"].notna().any() else None),
             "median_abs_z_finite_n": float(good["abs_finite_z"].median()) if good["abs_finite_z"].notna().any() else None,
+            # the finite-n medians cover only the ok cells that have a finite-n target: say how many
+            "ok_cells": int(len(good)),
+            "finite_n_cells": int(good["abs_rel_finite"].notna().sum()),
             "estimator_bias": (float(group["estimator_bias"].median()) if group["estimator_bias"].notna().any()
                                else None),
             "within_3se": float(group["success"].mean()),
@@ -220,6 +228,13 @@ def generalisation_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def finite_n_text(median: str, with_target: int, ok_cells: int) -> str:
+    """A finite-n median as shown: ``(k/m)`` after it when only k of the row's m ok cells have a target."""
+    if with_target and with_target < ok_cells:
+        return f"{median} ({with_target}/{ok_cells})"
+    return median
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table; a ``|`` inside a cell is escaped so it cannot split a column."""
     def cell(value: Any) -> str:
@@ -253,7 +268,8 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "method": table["method"], "preset": table["preset"], "cells": table["cells"],
         "statuses": table["statuses"],
         "median abs rel err vs λ": table["median_abs_rel_err"].map(lambda v: _fmt(v, ".1%")),
-        "median abs rel err vs finite-n": table["median_abs_rel_err_finite_n"].map(lambda v: _fmt(v, ".1%")),
+        "median abs rel err vs finite-n": [finite_n_text(_fmt(v, ".1%"), k, m) for v, k, m in zip(
+            table["median_abs_rel_err_finite_n"], table["finite_n_cells"], table["ok_cells"])],
         "ok and within 3 SE": table["within_3se"].map(lambda v: f"{v:.0%}"),
         "grad evals per cell": table["grad_evals_per_cell"].map(lambda v: _fmt(v, ".3g")),
         "seconds per cell": table["seconds_per_cell"].map(lambda v: _fmt(v, ".1f")),
@@ -262,8 +278,10 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "# slt-bench leaderboard\n\n"
         "One row per method preset (tier; `*` and a hash when hyperparameters were overridden), estimator,\n"
         "task family and n. Errors are medians over the row's `ok` cells: against the task's λ and, for tasks\n"
-        "with ≤ 3 parameters, against the finite-n target (what the same estimator returns with a perfect\n"
-        "sampler on the same dataset). 'ok and within 3 SE' is the share of all the row's cells that have\n"
+        "with a finite-n target, against it (what the same estimator returns with a perfect sampler on the\n"
+        "same dataset: by quadrature on tasks with ≤ 3 parameters, from a certified reference beyond); `(k/m)`\n"
+        "after that median means only k of the row's m `ok` cells have such a target, and the median is over\n"
+        "those k. 'ok and within 3 SE' is the share of all the row's cells that have\n"
         "status `ok` and lie within 3 SE of the finite-n target where it exists, else of λ; any other status\n"
         "(diverged, unmixed, degenerate, inconsistent, …) never counts. `inconsistent` is derived by the report,\n"
         "not stored: a multi-β cell whose posteriors break the tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n]\n"

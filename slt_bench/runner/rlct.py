@@ -1,5 +1,6 @@
 """The λ̂ metric of one cell: sample the estimator's tempered posteriors of one dataset, estimate λ,
-and compute the estimator's finite-n target where quadrature can (≤ 3 parameters)."""
+and look up the estimator's finite-n target: by quadrature on tasks with ≤ 3 parameters, else from a certified
+reference for the same task content, dataset seed, n and β grid (``tasks/references/``)."""
 
 from __future__ import annotations
 
