@@ -72,29 +72,29 @@ def _describe(row: dict[str, Any]) -> str:
     return f"{row['method']} {row['task']} seed {row['seed']} n {row['n']} {row['estimator']}"
 
 
-def target_now(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None]:
+def target_now(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None, Any]:
     """The finite-n target of a stored cell with the reference files as they are now: (FiniteTarget or
-    None, None), or (None, why it cannot be computed)."""
+    None, None, the task), or (None, why it cannot be computed, the task or None)."""
     from slt_bench.estimators import get_estimator
     from slt_bench.estimators.base import Estimate
 
     try:
         task = catalog.get(row["task"])
     except Exception as err:  # noqa: BLE001 - any lookup failure is a skip with its reason
-        return None, f"task not in the catalogue ({err})"
+        return None, f"task not in the catalogue ({err})", None
     if task.version != row.get("task_version") or task.content_hash != row.get("task_hash"):
         return None, (f"the catalogue's {task.key} has other content ({task.content_hash}) than the cell's "
-                      f"({row.get('task_hash')})")
+                      f"({row.get('task_hash')})"), task
     estimator = get_estimator(row["estimator"], **(row.get("options") or {}))
     data = task.dataset(int(row["n"]), int(row["seed"]))
     posteriors = estimator.posteriors(task, data)
     stored = row.get("betas") or []
     if len(stored) != len(posteriors) or any(abs(p.beta - b) > BETA_MATCH * max(abs(b), 1.0)
                                              for p, b in zip(posteriors, stored)):
-        return None, "its posteriors are not the estimator's today (β grid changed)"
+        return None, "its posteriors are not the estimator's today (β grid changed)", task
     estimate = Estimate(float(row["rlct_hat"]), float(row["se"]) if _number(row.get("se")) else math.nan,
                         dict(row.get("fit") or {}))
-    return estimator.finite_n_target(task, data, posteriors, estimate), None
+    return estimator.finite_n_target(task, data, posteriors, estimate), None, task
 
 
 def retarget(store_path: str | Path, catalogs: Sequence[str] = (), dry_run: bool = False) -> RetargetSummary:
@@ -117,9 +117,9 @@ def retarget(store_path: str | Path, catalogs: Sequence[str] = (), dry_run: bool
             continue
         summary.examined += 1
         try:
-            found, why = target_now(row, catalog)
+            found, why, task = target_now(row, catalog)
         except Exception as err:  # noqa: BLE001 - a refused reference file, a bad option: named, not raised
-            found, why = None, f"{type(err).__name__}: {err}"
+            found, why, task = None, f"{type(err).__name__}: {err}", None
         if why is not None:
             summary.skipped.append(f"{_describe(row)}: {why}")
             continue
@@ -140,7 +140,7 @@ def retarget(store_path: str | Path, catalogs: Sequence[str] = (), dry_run: bool
         fit.pop("finite_target_detail", None)
         if found is not None and found.detail:
             fit["finite_target_detail"] = found.detail
-        reference = file_for(catalog.get(row["task"]))
+        reference = file_for(task)
         fit["finite_target_source"] = {**stamp, "reference": f"{reference.parent.name}/{reference.name}",
                                        "previous": {"finite_target": row.get("finite_target"),
                                                     "finite_status": row.get("finite_status")}}
