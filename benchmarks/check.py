@@ -13,6 +13,11 @@ reported, never failed: the machine is shared and noisy. Rules:
   (default 2) standard errors of the difference, √(SE_old² + SE_new²). Both directions are
   reported, since an accuracy figure that moves by more than its noise needs explaining.
 * ``track_grad_evals``: a rise of more than 20% (a method got more expensive per estimate).
+* The hosts behind the machine name differ (by 3× between two sessions), so when both commits have
+  ``bench_machine.track_matmul_peak`` (the host's float32 2048² product rate), the newer commit's
+  ``time_*`` figures and their intervals are first multiplied by new peak / old peak: the time it would
+  have taken on the older host, to first order. A flagged line then says by how much it was scaled.
+  Memory and accuracy figures are not scaled.
 
 Each flagged line names the benchmark, its parameters and both figures.
 """
@@ -70,8 +75,20 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+PEAK = "bench_machine.track_matmul_peak"
+
+
+def host_speed(old: dict, new: dict) -> float | None:
+    """The newer host's matmul peak over the older one's (> 1: the newer host is faster), or None."""
+    o, n = (r.get(PEAK, {}).get((), {}).get("value") for r in (old, new))
+    return n / o if _finite(o) and _finite(n) and o > 0 and n > 0 else None
+
+
 def compare(old: dict, new: dict, factor: float, z: float) -> tuple[list[str], int]:
     flagged, compared = [], 0
+    speed = host_speed(old, new)
+    host = 1.0 if speed is None else speed
+    scaled_note = "" if speed is None else f", new times x{speed:.2f} for the host's matmul peak"
     for name in sorted(set(old) & set(new)):
         short = name.rsplit(".", 1)[-1]
         if short.startswith("track_") and short.endswith("_se"):
@@ -84,10 +101,13 @@ def compare(old: dict, new: dict, factor: float, z: float) -> tuple[list[str], i
             compared += 1
             label = name + ("[" + ", ".join(str(p).strip("'\"") for p in combo) + "]" if combo else "")
             if short.startswith(("time_", "peakmem_")):
-                beyond_noise = not (_finite(o["ci_b"]) and _finite(n["ci_a"])) or n["ci_a"] > o["ci_b"]
-                if n["value"] > factor * o["value"] and beyond_noise:
-                    flagged.append(f"SLOWER   {label}: {o['value']:.4g} -> {n['value']:.4g} "
-                                   f"(x{n['value'] / o['value']:.2f}, limit x{factor})")
+                k = host if short.startswith("time_") else 1.0
+                value = n["value"] * k
+                beyond_noise = not (_finite(o["ci_b"]) and _finite(n["ci_a"])) or n["ci_a"] * k > o["ci_b"]
+                if value > factor * o["value"] and beyond_noise:
+                    flagged.append(f"SLOWER   {label}: {o['value']:.4g} -> {value:.4g} "
+                                   f"(x{value / o['value']:.2f}, limit x{factor}"
+                                   f"{scaled_note if k != 1.0 else ''})")
             elif short == "track_grad_evals":
                 if n["value"] > factor * o["value"]:
                     flagged.append(f"COSTLIER {label}: {o['value']:.6g} -> {n['value']:.6g} gradient evaluations")
@@ -212,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     new, prev = history[0], history[1]
     flagged, compared = compare(results[prev], results[new], args.factor, args.z)
+    speed = host_speed(results[prev], results[new])
+    if speed is not None:
+        peaks = [results[c][PEAK][()]["value"] for c in (prev, new)]
+        print(f"host: float32 2048² matmul {peaks[0]:.0f} -> {peaks[1]:.0f} GFLOP/s (x{speed:.2f}); "
+              f"{new[:8]}'s times are scaled by it before they are compared")
+    else:
+        print("host: no matmul peak stored for both commits; times compared as measured")
     print(f"{new[:8]}{' (HEAD)' if new == head else ''} against {prev[:8]}: {compared} figures compared, "
           f"{len(flagged)} flagged")
     for line in flagged:

@@ -39,6 +39,32 @@ def test_time_regression_beyond_noise_is_flagged(tmp_path):
     assert len(flagged) == 1 and "time_estimate[sgld]" in flagged[0] and "1 -> 1.5" in flagged[0]
 
 
+def _timed(time_s: float, mem: float, peak: float | None) -> dict:
+    out = {"b.Estimate.time_estimate": ([time_s], [], [0.98 * time_s], [1.02 * time_s]),
+           "b.Estimate.peakmem_estimate": ([mem], [], None, None)}
+    if peak is not None:
+        out["bench_machine.track_matmul_peak"] = (peak, [], None, None)
+    return out
+
+
+def test_times_from_a_faster_host_are_scaled_by_its_matmul_peak(tmp_path):
+    # 0.5 s on a host 3x faster at a 2048^2 product is 1.5 s on the old host: a real 1.5x slow-down
+    flagged, _ = _results(tmp_path, _timed(1.0, 100.0, 150.0), _timed(0.5, 100.0, 450.0))
+    assert len(flagged) == 1 and "time_estimate" in flagged[0] and "1 -> 1.5 (x1.50" in flagged[0]
+    assert "x3.00 for the host's matmul peak" in flagged[0]
+    # without the peaks the same figures read as a 2x speed-up: nothing flagged
+    assert _results(tmp_path, _timed(1.0, 100.0, None), _timed(0.5, 100.0, None))[0] == []
+
+
+def test_a_slower_host_is_not_read_as_slower_code_and_memory_is_not_scaled(tmp_path):
+    # 2.5x the time on a host 3x slower: 0.83x once scaled, not flagged; peak memory is compared as measured
+    flagged, _ = _results(tmp_path, _timed(1.0, 100.0, 450.0), _timed(2.5, 130.0, 150.0))
+    assert len(flagged) == 1 and "peakmem_estimate" in flagged[0] and "x1.30" in flagged[0]
+    assert "host" not in flagged[0]
+    flagged, _ = _results(tmp_path, _timed(1.0, 100.0, None), _timed(2.5, 100.0, None))
+    assert len(flagged) == 1 and "time_estimate" in flagged[0] and "x2.50" in flagged[0]
+
+
 def test_slower_but_within_noise_is_not_flagged(tmp_path):
     old = {"b.K.time_k": ([1.0], [], [0.5], [1.6])}
     new = {"b.K.time_k": ([1.3], [], [0.8], [1.9])}  # +30% but the 99% intervals overlap
