@@ -279,9 +279,7 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "One row per method preset (tier; `*` and a hash when hyperparameters were overridden), estimator,\n"
         "task family and n. Errors are medians over the row's `ok` cells: against the task's λ and, for tasks\n"
         "with a finite-n target, against it (what the same estimator returns with a perfect sampler on the\n"
-        "same dataset: by quadrature on tasks with ≤ 3 parameters, from a certified reference beyond); `(k/m)`\n"
-        "after that median means only k of the row's m `ok` cells have such a target, and the median is over\n"
-        "those k. 'ok and within 3 SE' is the share of all the row's cells that have\n"
+        "same dataset). 'ok and within 3 SE' is the share of all the row's cells that have\n"
         "status `ok` and lie within 3 SE of the finite-n target where it exists, else of λ; any other status\n"
         "(diverged, unmixed, degenerate, inconsistent, …) never counts. `inconsistent` is derived by the report,\n"
         "not stored: a multi-β cell whose posteriors break the tempering identity d/dβ E_β[n L_n] = −Var_β[n L_n]\n"
@@ -292,6 +290,7 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "direction; 0.21 for `adam-sgld` and ε² κ 0.049 for `sghmc`, where their recursions double the variance\n"
         "there). Tasks with m > 1 are biased low against λ at\n"
         "finite n by ≈ (m−1)/log(nβ) whatever the sampler.\n\n"
+        f"{FINITE_N_NOTE}\n\n"
         f"**Ranking.** {RANKING_RULE}\n\n"
     )
     return header + markdown_table(shown) + gen_text
