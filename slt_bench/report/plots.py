@@ -108,7 +108,7 @@ def error_against_cost(board: Sequence[dict[str, Any]], path: Path, title: str =
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("gradient evaluations per cell (median)")
-    ax.set_ylabel("|relative error| (median; finite-n target where exact, else λ)")
+    ax.set_ylabel("|relative error| (median; finite-n target where one exists, else λ)")
     if title:
         ax.set_title(title, fontsize=10)
     if ax.get_legend_handles_labels()[0]:

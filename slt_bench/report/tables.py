@@ -8,7 +8,8 @@ whose cells have no finite-n target at all.
 **Ranking rule** (:data:`RANKING_RULE`): within a family × estimator × n, rows are ordered by
 
 1. the median, over the row's cells, of the absolute relative error against the sharpest trusted
-   target (the exact finite-n target where one exists, else λ), where a cell whose status is not
+   target (the finite-n target, by quadrature or from a certified reference, where one exists, else
+   λ), where a cell whose status is not
    ``ok`` counts as an infinite error — accuracy first, and a method that fails on more than half
    its cells sinks to the bottom whatever its other cells did;
 2. then the share of cells that count as successes (status ``ok`` and within 3 SE of that target);
@@ -30,8 +31,8 @@ from slt_bench.scoring import TRUSTED_TARGETS, counts_as_success, reported
 
 RANKING_RULE = (
     "Rows are compared within one family, estimator and n. They are ordered by (1) the median over "
-    "the row's cells of |relative error| against the sharpest trusted target (the exact finite-n target "
-    "where one exists, else λ), a cell that is not `ok` counting as an infinite error, so a method that "
+    "the row's cells of |relative error| against the sharpest trusted target (the finite-n target, by "
+    "quadrature or from a certified reference, where one exists, else λ), a cell that is not `ok` counting as an infinite error, so a method that "
     "fails on more than half its cells ranks last; then (2) the share of cells that are `ok` and within "
     "3 SE of that target; then (3) the median gradient evaluations per cell. Ranking on 'within k SE' "
     "alone would reward large standard errors, and ranking on the good cells alone would reward failing "
