@@ -53,7 +53,7 @@ def test_certified_table_reads_the_shipped_references():
     tasks = bias.referenced_tasks()
     ids = {t.id for t in tasks}
     assert {"rrr/m2-n6-h1-r1", "regular/d10"} <= ids
-    # tasks with an exact λ beyond quadrature and no file (there are some: dln/w3-2-2-3-r0 today): no row
+    # tasks with an exact λ beyond quadrature and no file (there are some: dln/w4-2-3-4-r1 today): no row
     unbuilt = {t.id for t in load_catalog().select(suite="all")
                if t.rlct is not None and t.n_params > 3 and not file_for(t).is_file()}
     assert unbuilt and not unbuilt & ids
