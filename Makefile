@@ -55,7 +55,7 @@ asv-env: $(STAMP)
 	@mkdir -p $(ASV_LINK) && ln -sfn $(CURDIR)/$(VENV) $(ASV_LINK)/venv
 	@$(ASV) machine --yes --machine $(ASV_MACHINE) > /dev/null
 
-## bench: the asv suite for HEAD (about 25 min), saved in benchmarks/results/: part of finishing a change
+## bench: the asv suite for HEAD (9-24 min measured, by host), saved in benchmarks/results/: part of finishing a change
 ## that touches slt_bench/, methods/ or tasks/ — commit the files it writes with the change
 bench: asv-env
 	$(ASV) run -E $(ASV_ENV) --machine $(ASV_MACHINE) $(ASV_RUN_OPTS) --set-commit-hash $$(git rev-parse HEAD) --show-stderr
