@@ -97,6 +97,8 @@ def workdir(tmp_path_factory):
 def test_documented_command_runs(cli, workdir, doc, cmd):
     skip = next((why for prefix, why in SKIPPED.items() if cmd.startswith(prefix)), None)
     if skip:
+        if not cmd.startswith("slt-bench run --method rwm"):  # a plug-in's method: not installed here
+            _parse_only(shlex.split(cmd)[1:])  # too long to run: its options and values must still parse
         pytest.skip(f"{cmd}: {skip}")
     args = shlex.split(cmd)[1:]
     variables = {}
@@ -112,6 +114,24 @@ def test_documented_command_runs(cli, workdir, doc, cmd):
         args, cwd = [a for a in args if a != "--force"] + ["--dry-run"], ROOT
     out = cli(*args, cwd=cwd)
     assert out.code == 0, f"{doc.name}: `{cmd}` exited {out.code}: {out.err}"
+
+
+def _parse_only(args: list[str]) -> None:
+    """Parse a command line as click would (subcommands resolved, options and their values converted and
+    checked), without running it: a misspelt option or a value outside its choices fails here."""
+    import click
+
+    from slt_bench.cli import main as group
+
+    line, command, ctx = " ".join(args), group, None
+    try:
+        while True:
+            ctx = command.make_context(command.name or "slt-bench", list(args), parent=ctx)
+            if not isinstance(command, click.Group):
+                return
+            _, command, args = command.resolve_command(ctx, ctx.protected_args + ctx.args)
+    except click.ClickException as err:
+        pytest.fail(f"`slt-bench {line}` does not parse: {err.format_message()}")
 
 
 def _variable(doc: Path, name: str) -> str:
