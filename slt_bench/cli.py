@@ -70,14 +70,14 @@ def list_cmd(what: str, as_json: bool, catalogs: tuple[str, ...]) -> None:
 
 
 # ---- theory ---------------------------------------------------------------------------
-def _int_list(text: str, option: str = "the list") -> list[int]:
+def _int_list(text: str, option: str = "the list", example: str = "3,2,2,3") -> list[int]:
     parts = [v.strip() for v in text.split(",")]
     try:
         values = [int(v) for v in parts if v]
     except ValueError:
-        raise SltBenchError(f"{option}: expected a comma-separated list of integers like 3,2,2,3; got {text!r}") from None
+        raise SltBenchError(f"{option}: expected a comma-separated list of integers like {example}; got {text!r}") from None
     if not values or len(values) != len(parts):
-        raise SltBenchError(f"{option}: expected a comma-separated list of integers like 3,2,2,3; got {text!r}")
+        raise SltBenchError(f"{option}: expected a comma-separated list of integers like {example}; got {text!r}")
     return values
 
 
@@ -213,7 +213,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
     catalog = load_catalog(catalogs)
     parsed = _parse_overrides(overrides)
     if metric == "generalisation":
-        grid = _int_list(ns, "--ns") if ns is not None else None
+        grid = _int_list(ns, "--ns", "1000,10000") if ns is not None else None
         cells = expand_generalisation(catalog, method, tasks, suite, seeds, grid, n_test, tier, scheme, intercept,
                                       catalogs, parsed, budget=budget)
     else:
@@ -433,7 +433,7 @@ def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmu
 
     sizes = None
     if ns is not None:
-        sizes = sorted(set(_int_list(ns, "--ns")))
+        sizes = sorted(set(_int_list(ns, "--ns", "1000,10000")))
         if len(sizes) > MAX_NS or not all(MIN_N <= n <= MAX_N for n in sizes):
             raise SltBenchError(f"--ns: at most {MAX_NS} sample sizes, each from {MIN_N} to {MAX_N:,}; got {ns!r}")
     try:

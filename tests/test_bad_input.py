@@ -106,7 +106,8 @@ OPTION_PROBES = [
     ("too many cells", ["--suite", "all", "--seeds", "100000"], "cells per run"),
     ("--n 1", ["--n", "1"], "--n must be between 2 and 10,000,000"),
     ("--n 10**12", ["--n", "1000000000000"], "--n must be between 2 and 10,000,000"),  # was broken
-    ("--ns ''", ["--metric", "generalisation", "--ns", ""], "--ns: expected a comma-separated list"),  # was broken
+    ("--ns ''", ["--metric", "generalisation", "--ns", ""],
+     "--ns: expected a comma-separated list of integers like 1000,10000"),  # was broken
     ("--ns 100,x", ["--metric", "generalisation", "--ns", "100,x"], "comma-separated list of integers"),
     ("--ns 100,", ["--metric", "generalisation", "--ns", "100,"], "comma-separated list of integers"),
     ("--ns one value", ["--metric", "generalisation", "--ns", "100"], "at least 2 distinct n"),

@@ -204,7 +204,8 @@ def test_reference_build_command_end_to_end(tmp_path, cli):
                           f"{path} holds {len(grown['entries'])} posteriors built with other settings "
                           "(--target-accept 0.95 there, 0.99 here)")
     assert file_digest(path) == before  # refused, not started over
-    assert_one_error_line(cli(*args, "--ns", "1000,x"), "--ns: expected a comma-separated list of integers")
+    assert_one_error_line(cli(*args, "--ns", "1000,x"),
+                          "--ns: expected a comma-separated list of integers like 1000,10000")  # sample sizes, not widths
     assert_one_error_line(cli(*args, "--ns", "1"), "--ns: at most 50 sample sizes, each from 2 to")
     bad = cli("reference", "build", "--task", "regular/d2", "--seeds", "0", "--out", str(tmp_path))
     assert_one_error_line(bad, "--seeds must be between")
