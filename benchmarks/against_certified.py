@@ -1,0 +1,89 @@
+"""Methods' cells against certified finite-n references: the sampler's share of the error where a reference
+(``tasks/references/``) gives the exact finite-n value on the same dataset, n and β grid.
+
+    python benchmarks/against_certified.py --store runs.sqlite [--task tanh/h2 ...] \\
+        [--write docs/accuracy.md [--mark against-certified]]
+
+The runner attaches the target when it scores a cell (or ``slt-bench reference apply --store`` does,
+for cells stored before the reference); this reads it back. A cell counts only where its
+``finite_status`` is ``certified`` (every posterior the estimator needs certified on that dataset).
+z is the stored ``finite_z``, (λ̂ − target)/SE with the cell's own SE: the reference's is at most a fifth
+of a standard cell's (the certification rule), which would change a combined SE by at most 2%. Under "the sampler is exact",
+z ~ N(0, 1), so |z| ≤ 3 fails by chance in 0.27% of cells. Statuses are the reports' (``reported``:
+a cell that breaks the tempering identity is ``inconsistent`` and never counts as within 3 SE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import splice_marked  # noqa: E402
+
+from slt_bench.scoring import reported  # noqa: E402
+from slt_bench.store import ResultStore  # noqa: E402
+
+MARK = "against-certified"
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def tables(rows: list[dict]) -> str:
+    """The per-cell table and the per (task, method, preset) summary, Markdown."""
+    rows = sorted(rows, key=lambda r: (r["task"], r["method"], r["preset_hash"], r["seed"]))
+    lines = ["| task | n | method | budget per posterior | seed | λ̂ ± SE | status | certified finite-n target | z | against finite-n | against λ |",
+             "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        certified = r.get("finite_status") == "certified" and r.get("finite_target") is not None
+        z = r.get("finite_z") if certified else None
+        r = {**r, "_z": z, "_certified": certified}
+        groups[(r["task"], r["n"], r["method"], r["preset_hash"])].append(r)
+        hat = f"{r['rlct_hat']:.3f} ± {r['se']:.3f}" if r.get("rlct_hat") is not None and r.get("se") else "–"
+        lines.append(f"| {r['task']} | {r['n']:,} | {r['method']} | {r['budget']:.3g} | {r['seed']} | {hat} | {r['status']} | "
+                     f"{_fmt(r['finite_target'] if certified else None, '.3f')} | {_fmt(z, '+.1f')} | "
+                     f"{_fmt(r.get('finite_rel_error') if certified else None, '+.1%')} | {_fmt(r.get('rel_error'), '+.1%')} |")
+    summary = ["| task | n | method | budget per posterior | cells with a certified target | ok and within 3 SE | mean z | median (λ̂ − target)/target | median (λ̂ − λ)/λ | grad evals per cell |",
+               "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (task, n, method, _), rs in groups.items():
+        budget = rs[0]["budget"]
+        with_target = [r for r in rs if r["_certified"]]
+        zs = [r["_z"] for r in with_target if r["_z"] is not None]
+        good = sum(1 for r in with_target if r["status"] == "ok" and r["_z"] is not None and abs(r["_z"]) <= 3)
+        rel_f = [r["finite_rel_error"] for r in with_target if r.get("finite_rel_error") is not None]
+        rel = [r["rel_error"] for r in rs if r["status"] == "ok" and r.get("rel_error") is not None]
+        summary.append(f"| {task} | {n:,} | {method} | {budget:.3g} | {len(with_target)} of {len(rs)} | {good} of {len(with_target)} | "
+                       f"{_fmt(statistics.mean(zs) if zs else None, '+.2f')} | "
+                       f"{_fmt(statistics.median(rel_f) if rel_f else None, '+.1%')} | "
+                       f"{_fmt(statistics.median(rel) if rel else None, '+.1%')} | {statistics.median(r['grad_evals'] for r in rs):.3g} |")
+    return "\n".join(summary) + "\n\n" + "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--task", action="append", help="only these task keys, e.g. tanh/h2 (repeatable)")
+    ap.add_argument("--write", help="splice the tables into this Markdown file between the marker lines")
+    ap.add_argument("--mark", default=MARK)
+    args = ap.parse_args(argv)
+    if not Path(args.store).is_file():
+        sys.exit(f"--store: no such file {args.store!r}")
+    rows = [r for r in reported(ResultStore(args.store).rows())
+            if r.get("metric", "rlct") == "rlct" and (not args.task or r["task"].split("@")[0] in args.task)]
+    if not rows:
+        sys.exit(f"no rlct cells{' of ' + ', '.join(args.task) if args.task else ''} in {args.store}")
+    text = tables(rows)
+    if args.write:
+        splice_marked(args.write, args.mark, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""benchmarks/against_certified.py: which cells count against a certified finite-n target, on hand-made rows
+(the study is a command that takes minutes; the stored one is docs/tanh_n1000.sqlite)."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("against_certified", ROOT / "benchmarks" / "against_certified.py")
+against = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(against)
+
+
+def _row(seed, hat, se, target=0.5, finite_status="certified", status="ok", method="sgld", budget=1e5):
+    z = None if finite_status != "certified" else (hat - target) / se
+    return {"task": "tanh/h2", "n": 1000, "method": method, "preset_hash": f"p{budget}", "budget": budget,
+            "seed": seed, "rlct_hat": hat, "se": se, "status": status, "finite_target": target,
+            "finite_status": finite_status, "finite_z": z, "finite_rel_error": None if z is None else (hat - target) / target,
+            "rel_error": (hat - 2 / 3) / (2 / 3), "grad_evals": 4e5}
+
+
+def _summary(text, method="sgld"):
+    return [line for line in text.split("\n\n")[0].splitlines() if f"| {method} |" in line]
+
+
+def test_only_ok_cells_with_a_certified_target_count_within_3_se():
+    rows = [_row(0, 0.55, 0.05),                     # z = +1: counts
+            _row(1, 0.70, 0.05),                     # z = +4: outside 3 SE
+            _row(2, 0.52, 0.05, status="unmixed"),   # within 3 SE, but not ok: never a success
+            _row(3, 0.50, 0.05, finite_status=None)]  # no certified target on this dataset
+    [line] = _summary(against.tables(rows))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[4:7] == ["3 of 4", "1 of 3", f"{(1 + 4 + 0.4) / 3:+.2f}"]
+    assert cells[7] == "+10.0%"  # median (λ̂ − target)/target over the 3 cells with a target: +10%, +40%, +4%
+
+
+def test_presets_with_another_budget_are_separate_rows():
+    rows = [_row(0, 0.55, 0.05, budget=1e5), _row(0, 0.6, 0.05, budget=2e5)]
+    assert len(_summary(against.tables(rows))) == 2
