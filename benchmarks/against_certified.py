@@ -35,11 +35,31 @@ def _fmt(x: float | None, spec: str) -> str:
     return "–" if x is None else format(x, spec)
 
 
+def settings(rows: list[dict]) -> dict[tuple, str]:
+    """Per (task, n, method, preset hash), the hyperparameters that tell it apart from the other presets of the same task, n and
+    method (``step_fraction=0.0025``), "default" where a preset sets none of them; "" where there is one preset."""
+    by_method: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        by_method[(r["task"], r["n"], r["method"])][r["preset_hash"]] = r.get("hyper") or {}
+    out: dict[tuple, str] = {}
+    for group, presets in by_method.items():
+        keys = sorted({k for h in presets.values() for k in h
+                       if len({repr(p.get(k)) for p in presets.values()}) > 1})
+        for preset, hyper in presets.items():
+            out[(*group, preset)] = (", ".join(f"{k}={hyper[k]:g}" if isinstance(hyper[k], float) else f"{k}={hyper[k]}"
+                                     for k in keys if k in hyper) or "default") if keys else ""
+    return out
+
+
 def tables(rows: list[dict]) -> str:
-    """The per-cell table and the per (task, method, preset) summary, Markdown."""
-    rows = sorted(rows, key=lambda r: (r["task"], r["method"], r["preset_hash"], r["seed"]))
-    lines = ["| task | n | method | budget per posterior | seed | λ̂ ± SE | status | certified finite-n target | z | against finite-n | against λ |",
-             "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    """The per-cell table and the per (task, method, preset) summary, Markdown. Presets of one method that
+    differ by more than the budget are told apart by a settings column (:func:`settings`)."""
+    tag = settings(rows)
+    label = lambda r: tag[(r["task"], r["n"], r["method"], r["preset_hash"])]  # noqa: E731
+    rows = sorted(rows, key=lambda r: (r["task"], r["n"], r["method"], label(r) not in ("", "default"), label(r),
+                                       -r["budget"], r["preset_hash"], r["seed"]))
+    lines = ["| task | n | method | settings | budget per posterior | seed | λ̂ ± SE | status | certified finite-n target | z | against finite-n | against λ |",
+             "|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         certified = r.get("finite_status") == "certified" and r.get("finite_target") is not None
@@ -47,19 +67,19 @@ def tables(rows: list[dict]) -> str:
         r = {**r, "_z": z, "_certified": certified}
         groups[(r["task"], r["n"], r["method"], r["preset_hash"])].append(r)
         hat = f"{r['rlct_hat']:.3f} ± {r['se']:.3f}" if r.get("rlct_hat") is not None and r.get("se") else "–"
-        lines.append(f"| {r['task']} | {r['n']:,} | {r['method']} | {r['budget']:.3g} | {r['seed']} | {hat} | {r['status']} | "
+        lines.append(f"| {r['task']} | {r['n']:,} | {r['method']} | {label(r)} | {r['budget']:.3g} | {r['seed']} | {hat} | {r['status']} | "
                      f"{_fmt(r['finite_target'] if certified else None, '.3f')} | {_fmt(z, '+.1f')} | "
                      f"{_fmt(r.get('finite_rel_error') if certified else None, '+.1%')} | {_fmt(r.get('rel_error'), '+.1%')} |")
-    summary = ["| task | n | method | budget per posterior | cells with a certified target | ok and within 3 SE | mean z | median (λ̂ − target)/target | median (λ̂ − λ)/λ | grad evals per cell |",
-               "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for (task, n, method, _), rs in groups.items():
+    summary = ["| task | n | method | settings | budget per posterior | cells with a certified target | ok and within 3 SE | mean z | median (λ̂ − target)/target | median (λ̂ − λ)/λ | grad evals per cell |",
+               "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (task, n, method, preset), rs in groups.items():
         budget = rs[0]["budget"]
         with_target = [r for r in rs if r["_certified"]]
         zs = [r["_z"] for r in with_target if r["_z"] is not None]
         good = sum(1 for r in with_target if r["status"] == "ok" and r["_z"] is not None and abs(r["_z"]) <= 3)
         rel_f = [r["finite_rel_error"] for r in with_target if r.get("finite_rel_error") is not None]
         rel = [r["rel_error"] for r in rs if r["status"] == "ok" and r.get("rel_error") is not None]
-        summary.append(f"| {task} | {n:,} | {method} | {budget:.3g} | {len(with_target)} of {len(rs)} | {good} of {len(with_target)} | "
+        summary.append(f"| {task} | {n:,} | {method} | {tag[(task, n, method, preset)]} | {budget:.3g} | {len(with_target)} of {len(rs)} | {good} of {len(with_target)} | "
                        f"{_fmt(statistics.mean(zs) if zs else None, '+.2f')} | "
                        f"{_fmt(statistics.median(rel_f) if rel_f else None, '+.1%')} | "
                        f"{_fmt(statistics.median(rel) if rel else None, '+.1%')} | {statistics.median(r['grad_evals'] for r in rs):.3g} |")

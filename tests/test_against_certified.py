@@ -29,10 +29,22 @@ def test_only_ok_cells_with_a_certified_target_count_within_3_se():
             _row(3, 0.50, 0.05, finite_status=None)]  # no certified target on this dataset
     [line] = _summary(against.tables(rows))
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[4:7] == ["3 of 4", "1 of 3", f"{(1 + 4 + 0.4) / 3:+.2f}"]
-    assert cells[7] == "+10.0%"  # median (λ̂ − target)/target over the 3 cells with a target: +10%, +40%, +4%
+    assert cells[5:8] == ["3 of 4", "1 of 3", f"{(1 + 4 + 0.4) / 3:+.2f}"]
+    assert cells[8] == "+10.0%"  # median (λ̂ − target)/target over the 3 cells with a target: +10%, +40%, +4%
 
 
 def test_presets_with_another_budget_are_separate_rows():
     rows = [_row(0, 0.55, 0.05, budget=1e5), _row(0, 0.6, 0.05, budget=2e5)]
     assert len(_summary(against.tables(rows))) == 2
+
+
+def test_presets_that_differ_in_a_hyperparameter_are_labelled_by_it():
+    base = {"chains": 8, "steps": 20000}
+    rows = [{**_row(0, 0.55, 0.05, method="adam-sgld"), "preset_hash": "a", "hyper": base},
+            {**_row(0, 0.52, 0.05, method="adam-sgld"), "preset_hash": "b", "hyper": {**base, "step_fraction": 0.0025}},
+            {**_row(0, 0.50, 0.05), "preset_hash": "c", "hyper": base}]  # one preset of sgld: no label
+    labels = {line.split("|")[3].split("|")[0].strip() + "/" + line.split("|")[4].strip()
+              for line in _summary(against.tables(rows), "adam-sgld")}
+    assert labels == {"adam-sgld/default", "adam-sgld/step_fraction=0.0025"}
+    [sgld] = _summary(against.tables(rows), "sgld")
+    assert sgld.split("|")[4].strip() == ""
