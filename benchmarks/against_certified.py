@@ -36,18 +36,27 @@ def _fmt(x: float | None, spec: str) -> str:
 
 
 def settings(rows: list[dict]) -> dict[tuple, str]:
-    """Per (task, n, method, preset hash), the hyperparameters that tell it apart from the other presets of the same task, n and
-    method (``step_fraction=0.0025``), "default" where a preset sets none of them; "" where there is one preset."""
+    """Per (task, n, method, preset hash), the hyperparameters that tell it apart from the other presets of the
+    same task, n and method: a preset lists a key it sets where another preset leaves it at its default, and a
+    key every preset sets where its value is not the one most of them have, e.g. ``step_fraction=0.0025``;
+    "default" where it lists none; "" where the method has one preset."""
     by_method: dict[tuple, dict[str, dict]] = defaultdict(dict)
     for r in rows:
         by_method[(r["task"], r["n"], r["method"])][r["preset_hash"]] = r.get("hyper") or {}
     out: dict[tuple, str] = {}
     for group, presets in by_method.items():
-        keys = sorted({k for h in presets.values() for k in h
-                       if len({repr(p.get(k)) for p in presets.values()}) > 1})
+        keys = sorted({k for h in presets.values() for k in h})
+        usual = {}
+        for k in keys:
+            counts: dict[str, int] = defaultdict(int)
+            for h in presets.values():
+                counts[repr(h.get(k))] += 1
+            usual[k] = repr(None) if repr(None) in counts else max(counts, key=lambda v: counts[v])
+        differs = any(repr(h.get(k)) != usual[k] for h in presets.values() for k in keys)
         for preset, hyper in presets.items():
-            out[(*group, preset)] = (", ".join(f"{k}={hyper[k]:g}" if isinstance(hyper[k], float) else f"{k}={hyper[k]}"
-                                     for k in keys if k in hyper) or "default") if keys else ""
+            shown = [f"{k}={hyper[k]:g}" if isinstance(hyper[k], float) else f"{k}={hyper[k]}"
+                     for k in keys if k in hyper and repr(hyper[k]) != usual[k]]
+            out[(*group, preset)] = (", ".join(shown) or "default") if differs else ""
     return out
 
 

@@ -48,3 +48,23 @@ def test_presets_that_differ_in_a_hyperparameter_are_labelled_by_it():
     assert labels == {"adam-sgld/default", "adam-sgld/step_fraction=0.0025"}
     [sgld] = _summary(against.tables(rows), "sgld")
     assert sgld.split("|")[4].strip() == ""
+
+
+def test_a_label_lists_only_what_differs_from_most_presets():
+    base = {"chains": 8, "steps": 20000, "thin": 10}
+    presets = {"a": base, "b": {**base, "step_fraction": 0.0025},
+               "c": {**base, "step_fraction": 0.0025, "steps": 80000, "thin": 40}, "d": base}
+    rows = [{**_row(0, 0.55, 0.05, method="rmsprop-sgld", budget=float(i)), "preset_hash": h, "hyper": hyper}
+            for i, (h, hyper) in enumerate(presets.items())]
+    tag = against.settings(rows)
+    assert [tag[("tanh/h2", 1000, "rmsprop-sgld", h)] for h in "abcd"] == [
+        "default", "step_fraction=0.0025", "step_fraction=0.0025, steps=80000, thin=40", "default"]
+
+
+def test_a_value_set_by_most_presets_is_still_listed_where_another_preset_leaves_it_at_its_default():
+    base = {"steps": 20000}
+    presets = {"a": base, "b": {**base, "step_fraction": 0.0025}, "c": {"steps": 80000, "step_fraction": 0.0025}}
+    rows = [{**_row(0, 0.55, 0.05, method="adam-sgld"), "preset_hash": h, "hyper": hyper} for h, hyper in presets.items()]
+    tag = against.settings(rows)
+    assert [tag[("tanh/h2", 1000, "adam-sgld", h)] for h in "abc"] == [
+        "default", "step_fraction=0.0025", "step_fraction=0.0025, steps=80000"]
