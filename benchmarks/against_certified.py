@@ -11,14 +11,22 @@ z is the stored ``finite_z``, (λ̂ − target)/SE with the cell's own SE: the r
 of a standard cell's (the certification rule), which would change a combined SE by at most 2%. Under "the sampler is exact",
 z ~ N(0, 1), so |z| ≤ 3 fails by chance in 0.27% of cells. Statuses are the reports' (``reported``:
 a cell that breaks the tempering identity is ``inconsistent`` and never counts as within 3 SE).
+
+The last columns are the drifts of a cell's posteriors taken together: Σ drift_z / √k over its k posteriors
+(``drift_z`` is each posterior's move of the mean of n L_n between the halves of its run, in SEs; see
+``slt_bench/draws.py``). The posteriors are independent runs, so under stationarity the sum over √k has the
+null SD of one drift z, about 1.1 (the runner's measured null, ``slt_bench/runner/outcome.py``). A climb every
+posterior of the cell shares, which no single posterior's drift resolves, shows there; it is a diagnostic
+here, not a status.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,10 +56,8 @@ def settings(rows: list[dict]) -> dict[tuple, str]:
         keys = sorted({k for h in presets.values() for k in h})
         usual = {}
         for k in keys:
-            counts: dict[str, int] = defaultdict(int)
-            for h in presets.values():
-                counts[repr(h.get(k))] += 1
-            usual[k] = repr(None) if repr(None) in counts else max(counts, key=lambda v: counts[v])
+            counts = Counter(repr(h.get(k)) for h in presets.values())
+            usual[k] = repr(None) if repr(None) in counts else counts.most_common(1)[0][0]
         differs = any(repr(h.get(k)) != usual[k] for h in presets.values() for k in keys)
         for preset, hyper in presets.items():
             shown = [f"{k}={hyper[k]:g}" if isinstance(hyper[k], float) else f"{k}={hyper[k]}"
@@ -60,15 +66,25 @@ def settings(rows: list[dict]) -> dict[tuple, str]:
     return out
 
 
+def combined_drift(row: dict) -> float | None:
+    """Σ drift_z / √k over the cell's posteriors that stored a drift z (None when none did)."""
+    zs = [d["drift_z"] for d in row.get("diagnostics") or []
+          if isinstance(d, dict) and isinstance(d.get("drift_z"), (int, float)) and math.isfinite(d["drift_z"])]
+    return sum(zs) / math.sqrt(len(zs)) if zs else None
+
+
 def tables(rows: list[dict]) -> str:
     """The per-cell table and the per (task, method, preset) summary, Markdown. Presets of one method that
     differ by more than the budget are told apart by a settings column (:func:`settings`)."""
     tag = settings(rows)
-    label = lambda r: tag[(r["task"], r["n"], r["method"], r["preset_hash"])]  # noqa: E731
+
+    def label(r: dict) -> str:
+        return tag[(r["task"], r["n"], r["method"], r["preset_hash"])]
+
     rows = sorted(rows, key=lambda r: (r["task"], r["n"], r["method"], label(r) not in ("", "default"), label(r),
                                        -r["budget"], r["preset_hash"], r["seed"]))
-    lines = ["| task | n | method | settings | budget per posterior | seed | λ̂ ± SE | status | certified finite-n target | z | against finite-n | against λ |",
-             "|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    lines = ["| task | n | method | settings | budget per posterior | seed | λ̂ ± SE | status | certified finite-n target | z | against finite-n | against λ | posteriors' drift, Σz/√k |",
+             "|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         certified = r.get("finite_status") == "certified" and r.get("finite_target") is not None
@@ -78,9 +94,10 @@ def tables(rows: list[dict]) -> str:
         hat = f"{r['rlct_hat']:.3f} ± {r['se']:.3f}" if r.get("rlct_hat") is not None and r.get("se") else "–"
         lines.append(f"| {r['task']} | {r['n']:,} | {r['method']} | {label(r)} | {r['budget']:.3g} | {r['seed']} | {hat} | {r['status']} | "
                      f"{_fmt(r['finite_target'] if certified else None, '.3f')} | {_fmt(z, '+.1f')} | "
-                     f"{_fmt(r.get('finite_rel_error') if certified else None, '+.1%')} | {_fmt(r.get('rel_error'), '+.1%')} |")
-    summary = ["| task | n | method | settings | budget per posterior | cells with a certified target | ok and within 3 SE | mean z | median (λ̂ − target)/target | median (λ̂ − λ)/λ | grad evals per cell |",
-               "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                     f"{_fmt(r.get('finite_rel_error') if certified else None, '+.1%')} | {_fmt(r.get('rel_error'), '+.1%')} | "
+                     f"{_fmt(combined_drift(r), '+.1f')} |")
+    summary = ["| task | n | method | settings | budget per posterior | cells with a certified target | ok and within 3 SE | mean z | median (λ̂ − target)/target | median (λ̂ − λ)/λ | grad evals per cell | mean posteriors' drift |",
+               "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (task, n, method, preset), rs in groups.items():
         budget = rs[0]["budget"]
         with_target = [r for r in rs if r["_certified"]]
@@ -88,10 +105,12 @@ def tables(rows: list[dict]) -> str:
         good = sum(1 for r in with_target if r["status"] == "ok" and r["_z"] is not None and abs(r["_z"]) <= 3)
         rel_f = [r["finite_rel_error"] for r in with_target if r.get("finite_rel_error") is not None]
         rel = [r["rel_error"] for r in rs if r["status"] == "ok" and r.get("rel_error") is not None]
+        drifts = [d for d in map(combined_drift, rs) if d is not None]
         summary.append(f"| {task} | {n:,} | {method} | {tag[(task, n, method, preset)]} | {budget:.3g} | {len(with_target)} of {len(rs)} | {good} of {len(with_target)} | "
                        f"{_fmt(statistics.mean(zs) if zs else None, '+.2f')} | "
                        f"{_fmt(statistics.median(rel_f) if rel_f else None, '+.1%')} | "
-                       f"{_fmt(statistics.median(rel) if rel else None, '+.1%')} | {statistics.median(r['grad_evals'] for r in rs):.3g} |")
+                       f"{_fmt(statistics.median(rel) if rel else None, '+.1%')} | {statistics.median(r['grad_evals'] for r in rs):.3g} | "
+                       f"{_fmt(statistics.mean(drifts) if drifts else None, '+.2f')} |")
     return "\n".join(summary) + "\n\n" + "\n".join(lines)
 
 

@@ -68,3 +68,17 @@ def test_a_value_set_by_most_presets_is_still_listed_where_another_preset_leaves
     tag = against.settings(rows)
     assert [tag[("tanh/h2", 1000, "adam-sgld", h)] for h in "abc"] == [
         "default", "step_fraction=0.0025", "step_fraction=0.0025, steps=80000"]
+
+
+def test_the_posteriors_drift_is_their_sum_over_root_k_and_skips_posteriors_without_one():
+    import math
+    diagnostics = [{"drift_z": 1.0}, {"drift_z": 2.0}, {"drift_z": -0.5}, {"ess": 300.0}, {"drift_z": float("nan")}]
+    assert math.isclose(against.combined_drift({"diagnostics": diagnostics}), 2.5 / math.sqrt(3))
+    assert against.combined_drift({"diagnostics": [{"ess": 1.0}]}) is None
+    assert against.combined_drift({}) is None
+    # and it is the last column of the per-cell table, and its mean the last of the summary
+    rows = [{**_row(0, 0.55, 0.05), "diagnostics": [{"drift_z": 3.0}] * 4},
+            {**_row(1, 0.55, 0.05), "diagnostics": [{"drift_z": -1.0}] * 4}]
+    summary, cells = against.tables(rows).split("\n\n")
+    assert [line.rstrip(" |").rsplit("|", 1)[1].strip() for line in cells.splitlines()[2:]] == ["+6.0", "-2.0"]
+    assert _summary(summary + "\n\n")[0].rstrip(" |").rsplit("|", 1)[1].strip() == "+2.00"
