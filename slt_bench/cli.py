@@ -405,8 +405,11 @@ def reference() -> None:
 @click.option("--seeds", type=int, default=5, show_default=True, help="Dataset seeds 0..K-1 per task and sample size.")
 @click.option("--ns", default=None, help="Sample sizes, comma-separated, e.g. 1000,10000 (default: each task's n).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes, one (task, seed, n) each.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(),
+              help="Extra catalogue TOML file or folder; its tasks' files go to the references folder beside it.")
 @click.option("--out", "out", type=click.Path(), default=None,
-              help="Folder for the files (default: the catalogue's tasks/references).")
+              help="Folder for the files (default: beside each task's catalogue file: tasks/references for the "
+                   "built-in one).")
 @click.option("--nuts-samples", type=int, default=25_000, show_default=True, help="NUTS draws per chain (4 chains).")
 @click.option("--nuts-warmup", type=int, default=2000, show_default=True)
 @click.option("--target-accept", type=float, default=0.95, show_default=True, help="NUTS's target acceptance.")
@@ -422,7 +425,7 @@ def reference() -> None:
                    "or --scheduler); one (task, seed) per worker either way.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="With --executor dask: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (SLURM/PBS via dask-jobqueue).")
-def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
+def reference_build(tasks, suite, seeds, ns, jobs, catalogs, out, nuts_samples, nuts_warmup, target_accept, particles, mutations,
                     collapse, spectral, executor, scheduler) -> None:
     """Compute reference values for tasks × seeds with two samplers and certify them (resumable)."""
     from pathlib import Path
@@ -446,7 +449,7 @@ def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmu
         raise SltBenchError(str(err)) from None
     if not 0 < target_accept < 1:
         raise SltBenchError(f"--target-accept must lie in (0, 1), got {target_accept}")
-    chosen = load_catalog().select(tasks, suite)
+    chosen = load_catalog(catalogs).select(tasks, suite)
     if not chosen:
         raise SltBenchError(f"no tasks selected (suite {suite!r}, patterns {list(tasks)})")
     settings = ref.Settings(nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, nuts_target_accept=target_accept,
@@ -464,14 +467,24 @@ def reference_build(tasks, suite, seeds, ns, jobs, out, nuts_samples, nuts_warmu
 
 
 @reference.command("list")
-@click.option("--dir", "root", type=click.Path(), default=None, help="Folder of reference files (default: the catalogue's).")
-def reference_list(root) -> None:
+@click.option("--dir", "root", type=click.Path(), default=None,
+              help="Folder of reference files (default: the built-in catalogue's, and those beside each --catalog).")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(), help="Extra catalogue TOML file or folder.")
+def reference_list(root, catalogs) -> None:
     """A Markdown table of the reference files: seeds, posteriors certified, precision, failing rules, CPU."""
     from pathlib import Path
 
     from slt_bench import reference as ref
+    from slt_bench.tasks import load_catalog
 
-    click.echo(ref.coverage_markdown(Path(root) if root else None))
+    if root:
+        click.echo(ref.coverage_markdown(Path(root)))
+        return
+    folders = [ref.references_dir()]
+    for task in load_catalog(catalogs).tasks.values():
+        if ref.task_dir(task) not in folders:
+            folders.append(ref.task_dir(task))
+    click.echo(ref.coverage_markdown(folders))
 
 
 @reference.command("apply")

@@ -99,9 +99,17 @@ def references_dir() -> Path:
     return builtin_dir("tasks") / "references"
 
 
+def task_dir(task: Any) -> Path:
+    """Where a task's reference files live: beside the catalogue file that defined it (``task.references``),
+    or the built-in catalogue's ``tasks/references``."""
+    own = getattr(task, "references", None)
+    return Path(own) if own else references_dir()
+
+
 def file_for(task: Any, root: Path | None = None) -> Path:
-    """``<root>/<family-prefixed id>@<version>.json``, e.g. ``references/nc/k1-1@1.json``."""
-    return (root or references_dir()) / f"{task.id}@{task.version}.json"
+    """``<root>/<family-prefixed id>@<version>.json``, e.g. ``references/nc/k1-1@1.json``; ``root`` defaults
+    to the task's own folder (:func:`task_dir`)."""
+    return (root or task_dir(task)) / f"{task.id}@{task.version}.json"
 
 
 def posteriors_for(task: Any, data: Any) -> list[Any]:
@@ -290,9 +298,10 @@ def build(tasks: Sequence[Any], seeds: int, settings: Settings, root: Path | Non
     :class:`~slt_bench.runner.dask_executor.DaskExecutor`). This process alone writes the files. A
     dataset that fails is reported (one line each) after the others are stored; run again to retry it."""
     paths, todo, docs = [], [], {}
-    base = root or references_dir()
-    if base.exists() and not base.is_dir():
-        raise SltBenchError(f"--out {base} is a file; give a folder for the reference files")
+    for base in {root or task_dir(t) for t in tasks}:
+        if base.exists() and not base.is_dir():
+            raise SltBenchError(f"{'--out ' if root else 'the references folder '}{base} is a file; give a folder for "
+                                "the reference files")
     too_big = [t.key for t in tasks if t.n_params > MAX_PARAMS or t.streamed]
     if too_big:
         raise SltBenchError(f"reference build runs dense-mass NUTS on full batches: tasks of at most {MAX_PARAMS:,} "
@@ -439,14 +448,15 @@ def lookup(task: Any, seed: int, n: int, posteriors: Sequence[Any], root: Path |
 
 
 # ---- coverage -----------------------------------------------------------------------------
-def coverage_rows(root: Path | None = None) -> list[dict[str, Any]]:
+def coverage_rows(root: Path | Sequence[Path] | None = None) -> list[dict[str, Any]]:
     """One row per reference file and sample size: seeds, posteriors certified, the worst ratio of the
     reference SE of E_β[n L_n] to a standard-tier nuts cell's, the rules that failed (with counts) and
-    CPU time (both samplers' process time)."""
-    base = root or references_dir()
+    CPU time (both samplers' process time). ``root``: a folder, or several (default: the built-in one)."""
+    bases = [root] if isinstance(root, Path) else list(root or [references_dir()])
     standard = standard_nuts_draws()
     rows = []
-    for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+    files = [path for base in bases for path in (sorted(base.rglob("*.json")) if base.is_dir() else [])]
+    for path in files:
         doc = load(path)
         if not doc:
             continue
@@ -469,7 +479,7 @@ def coverage_rows(root: Path | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def coverage_markdown(root: Path | None = None) -> str:
+def coverage_markdown(root: Path | Sequence[Path] | None = None) -> str:
     rows = coverage_rows(root)
     if not rows:
         return "No reference files yet."

@@ -228,3 +228,43 @@ def test_a_failing_dataset_is_reported_and_the_others_are_stored(tmp_path, cli, 
     assert "regular/d2@1 seed 1, n = 10,000: RuntimeError: injected failure" in result.err
     doc = json.loads((tmp_path / "regular" / "d2@1.json").read_text())
     assert {e["seed"] for e in doc["entries"]} == {0}
+
+
+def test_a_user_catalogues_references_live_beside_it(tmp_path, cli, catalog):
+    """Tasks from `--catalog FILE` keep their reference files in the `references` folder beside FILE: `reference
+    build --catalog` writes them there, `reference list --catalog` lists them with the built-in ones, and scoring
+    reads its certified targets from there. The folder is not part of the task's content."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    toml = folder / "tanh.toml"
+    toml.write_text('family = "tanh_zero"\n[defaults]\nn = 500\nprior_std = 1.0\nnoise_std = 1.0\n'
+                    '[[tasks]]\nid = "mine/h2"\nversion = 1\nparams = { H = 2 }\nrlct = "2/3"\nmultiplicity = 1\n'
+                    'suites = []\n')
+    built = cli("reference", "build", "--catalog", str(toml), "--task", "mine/h2", "--seeds", "1",
+                "--nuts-samples", "200", "--nuts-warmup", "200", "--particles", "64", "--mutations", "2")
+    assert built.code == 0, built.err
+    path = folder / "references" / "mine" / "h2@1.json"
+    assert path.is_file() and not (ref.references_dir() / "mine").exists()
+    assert json.loads(path.read_text())["task"] == "mine/h2@1"
+    listed = cli("reference", "list", "--catalog", str(toml))
+    assert listed.code == 0 and "| mine/h2@1 | 500 | 1 |" in listed.out and "| tanh/h2@1 |" in listed.out
+    assert "| mine/h2@1 |" not in cli("reference", "list").out
+
+    from slt_bench.tasks import load_catalog
+
+    task = load_catalog([toml]).get("mine/h2")
+    assert ref.task_dir(task) == folder / "references" and ref.file_for(task) == path
+    assert ref.task_dir(catalog.get("tanh/h2")) == ref.references_dir()
+    moved = dataclasses.replace(task, references=str(tmp_path / "elsewhere"))
+    assert moved == task and moved.content_hash == task.content_hash
+    # a certified file there is what scoring reads (the built one above is too short to be certified)
+    data = task.dataset(task.n, 0)
+    multi = get_estimator("multi-beta")
+    posts = multi.posteriors(task, data)
+    lam, c = 0.7, 700.0
+    _certified_file(ref.task_dir(task), task, 0, task.n, posts, [c + lam / p.beta for p in posts],
+                    [lam / p.beta**2 for p in posts])
+    ref._cached.cache_clear()
+    fake = type("E", (), {"fit": {"mc_ses": [0.01] * len(posts)}})()
+    target = multi.finite_n_target(task, data, posts, fake)
+    assert target.status == "certified" and target.value == pytest.approx(lam, rel=1e-9)

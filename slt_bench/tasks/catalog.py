@@ -14,7 +14,9 @@ File format (``tasks/<family>.toml``)::
     suites = ["smoke"]
 
 Reference tasks carry ``rlct_ref``, optionally ``rlct_se``, and ``provenance`` instead.
-Extra files come from ``--catalog PATH`` or ``SLT_BENCH_CATALOG`` (``os.pathsep``-separated).
+Extra files come from ``--catalog PATH`` or ``SLT_BENCH_CATALOG`` (``os.pathsep``-separated). The
+certified finite-n references of an extra file's tasks live in the ``references`` folder beside it, as the
+built-in catalogue's live in ``tasks/references`` (:mod:`slt_bench.reference`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import fnmatch
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -267,8 +269,11 @@ def load_catalog(extra: Sequence[str | os.PathLike[str]] = ()) -> Catalog:
     """The built-in catalogue plus ``SLT_BENCH_CATALOG`` plus ``extra`` paths."""
     tasks: dict[str, Task] = {}
     origin: dict[str, Path] = {}
+    builtin = builtin_dir("tasks").resolve()
     for path in _catalog_files(extra):
         for task in load_file(path):
+            if path.resolve().parent != builtin:
+                task = replace(task, references=str(path.resolve().parent / "references"))
             if task.id in tasks:
                 raise CatalogError(f"{path}: task id {task.id} is already defined in {origin[task.id]}")
             tasks[task.id], origin[task.id] = task, path

@@ -189,6 +189,10 @@ class Task:
     w_star: tuple[float, ...] | None = None
     suites: tuple[str, ...] = ()
     streamed: bool = False
+    # Where the task's certified reference files live: the ``references`` folder beside the catalogue
+    # file that defined it, or None for the built-in catalogue (``slt_bench.reference.references_dir``).
+    # Not part of the content: moving a catalogue does not change its tasks' posteriors.
+    references: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
