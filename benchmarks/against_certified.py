@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import splice_marked  # noqa: E402
+from common import publish  # noqa: E402
 
 from slt_bench.scoring import reported  # noqa: E402
 from slt_bench.store import ResultStore  # noqa: E402
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     if not rows:
         sys.exit(f"no rlct cells{' of ' + ', '.join(args.task) if args.task else ''} in {args.store}")
     text = tables(rows)
-    if args.write:
-        splice_marked(args.write, args.mark, text)
-    print(text)
+    publish(text, args.write, args.mark)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import splice_marked  # noqa: E402
+from common import publish  # noqa: E402
 
 from slt_bench.scoring import reported  # noqa: E402
 from slt_bench.store import ResultStore  # noqa: E402
@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if not matched:
         raise SystemExit(f"no {args.method} cell has a {args.truth_method} cell on the same dataset, n, estimator and β grid")
     text = table(args.method, matched, "NUTS" if args.truth_method == "nuts" else args.truth_method)
-    if args.write:
-        splice_marked(args.write, args.mark, text)
-    print(text)
+    publish(text, args.write, args.mark)
     return 0
 
 

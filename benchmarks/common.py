@@ -92,3 +92,10 @@ def splice_marked(path: Any, mark: str, text: str) -> None:
     """:func:`splice` between ``<!-- mark:start -->`` and ``<!-- mark:end -->``."""
     start, end = f"<!-- {mark}:start -->", f"<!-- {mark}:end -->"
     splice(path, start, end, f"{start}\n{text}\n{end}")
+
+
+def publish(text: str, write: Any = None, mark: str = "") -> None:
+    """Print a study's Markdown, and splice it into ``write`` between the ``mark`` lines when given."""
+    if write:
+        splice_marked(write, mark, text)
+    print(text)

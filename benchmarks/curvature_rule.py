@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from against_nuts import hyper, nuts_summary, pairs  # noqa: E402
-from common import splice_marked  # noqa: E402
+from common import publish  # noqa: E402
 
 from slt_bench.scoring import reported  # noqa: E402
 from slt_bench.store import ResultStore  # noqa: E402
@@ -142,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         text = cell_table(rows, nuts_rows)
     else:
         text = table(rows, methods)
-    if args.write:
-        splice_marked(args.write, args.mark, text)
-    print(text)
+    publish(text, args.write, args.mark)
     return 0
 
 

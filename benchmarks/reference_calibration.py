@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import splice_marked  # noqa: E402
+from common import publish  # noqa: E402
 
 from slt_bench.reference import load, references_dir  # noqa: E402
 
@@ -111,9 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if not by_n:
         sys.exit(f"no reference entries under {root}")
     text = table(by_n)
-    if args.write:
-        splice_marked(args.write, args.mark, text)
-    print(text)
+    publish(text, args.write, args.mark)
 
 
 if __name__ == "__main__":
