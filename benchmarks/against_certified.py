@@ -74,8 +74,9 @@ def combined_drift(row: dict) -> float | None:
 
 
 def tables(rows: list[dict]) -> str:
-    """The per-cell table and the per (task, method, preset) summary, Markdown. Presets of one method that
-    differ by more than the budget are told apart by a settings column (:func:`settings`)."""
+    """The per (task, method, preset) summary, the same pooled over tasks (:func:`pooled`) and the per-cell
+    table, Markdown. Presets of one method that differ by more than the budget are told apart by a settings
+    column (:func:`settings`)."""
     tag = settings(rows)
 
     def label(r: dict) -> str:
@@ -111,7 +112,36 @@ def tables(rows: list[dict]) -> str:
                        f"{_fmt(statistics.median(rel_f) if rel_f else None, '+.1%')} | "
                        f"{_fmt(statistics.median(rel) if rel else None, '+.1%')} | {statistics.median(r['grad_evals'] for r in rs):.3g} | "
                        f"{_fmt(statistics.mean(drifts) if drifts else None, '+.2f')} |")
-    return "\n".join(summary) + "\n\n" + "\n".join(lines)
+    return "\n".join(summary) + "\n\n" + pooled(groups, tag) + "\n\n" + "\n".join(lines)
+
+
+def pooled(groups: dict[tuple, list[dict]], tag: dict[tuple, str]) -> str:
+    """Per (n, method, settings), pooled over the tasks: the cells with a certified target, how many are ok
+    and within 3 SE, the mean z with its SE under an exact sampler (1/√k for k cells), the mean relative
+    error against the target, and the mean of the posteriors' drift. A method's only preset on a task counts
+    as its default."""
+    pools: dict[tuple, list[dict]] = defaultdict(list)
+    tasks: dict[tuple, set] = defaultdict(set)
+    for (task, n, method, preset), rs in groups.items():
+        key = (n, method, tag[(task, n, method, preset)] or "default")
+        with_target = [r for r in rs if r["_certified"] and r["_z"] is not None]
+        pools[key] += with_target
+        if with_target:
+            tasks[key].add(task.split("@")[0])
+    lines = ["| n | method | settings | tasks | cells with a certified target | ok and within 3 SE | mean z ± its SE under an exact sampler "
+             "| mean (λ̂ − target)/target | mean posteriors' drift |",
+             "|---:|---|---|---|---:|---:|---:|---:|---:|"]
+    for (n, method, label), rs in sorted(pools.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "default", kv[0][2])):
+        if not rs:
+            continue
+        good = sum(1 for r in rs if r["status"] == "ok" and abs(r["_z"]) <= 3)
+        rel = [r["finite_rel_error"] for r in rs if r.get("finite_rel_error") is not None]
+        drifts = [d for d in map(combined_drift, rs) if d is not None]
+        lines.append(f"| {n:,} | {method} | {label} | {', '.join(sorted(tasks[(n, method, label)]))} | {len(rs)} | {good} of {len(rs)} | "
+                     f"{statistics.mean(r['_z'] for r in rs):+.2f} ± {1 / math.sqrt(len(rs)):.2f} | "
+                     f"{_fmt(statistics.mean(rel) if rel else None, '+.1%')} | "
+                     f"{_fmt(statistics.mean(drifts) if drifts else None, '+.2f')} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

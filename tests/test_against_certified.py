@@ -79,6 +79,17 @@ def test_the_posteriors_drift_is_their_sum_over_root_k_and_skips_posteriors_with
     # and it is the last column of the per-cell table, and its mean the last of the summary
     rows = [{**_row(0, 0.55, 0.05), "diagnostics": [{"drift_z": 3.0}] * 4},
             {**_row(1, 0.55, 0.05), "diagnostics": [{"drift_z": -1.0}] * 4}]
-    summary, cells = against.tables(rows).split("\n\n")
+    summary, _, cells = against.tables(rows).split("\n\n")
     assert [line.rstrip(" |").rsplit("|", 1)[1].strip() for line in cells.splitlines()[2:]] == ["+6.0", "-2.0"]
     assert _summary(summary + "\n\n")[0].rstrip(" |").rsplit("|", 1)[1].strip() == "+2.00"
+
+
+def test_the_pooled_table_adds_up_the_cells_with_a_target_over_tasks_per_method_and_settings():
+    rows = [_row(0, 0.55, 0.05), _row(1, 0.36, 0.05),                      # tanh/h2: z = +1, −2.8
+            {**_row(0, 0.70, 0.05), "task": "tanh/h3"},                      # z = +4: outside
+            {**_row(1, 0.50, 0.05), "task": "tanh/h3", "finite_status": None}]  # no target: not pooled
+    pooled = against.tables(rows).split("\n\n")[1].splitlines()
+    [line] = [row for row in pooled if "| sgld |" in row]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2:6] == ["default", "tanh/h2, tanh/h3", "3", "2 of 3"]  # z = +4 is outside 3 SE
+    assert cells[6] == f"{(1 - 2.8 + 4) / 3:+.2f} ± {1 / 3 ** 0.5:.2f}"
