@@ -194,7 +194,7 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
     from tqdm import tqdm
 
     from slt_bench.estimators import ESTIMATORS, localised
-    from slt_bench.report import run_table
+    from slt_bench.report import run_notes, run_table
     from slt_bench.runner import execute, expand_generalisation, expand_grid
     from slt_bench.scoring import reported
     from slt_bench.store import DEFAULT_PATH, ResultStore, inspect_store
@@ -245,6 +245,9 @@ def run(method, tasks, suite, seeds, n, tier, estimator, gamma, jobs, executor, 
         click.echo(json.dumps([{f: r[f] for f in fields} for r in rows], indent=1, default=_json_default))
         return
     click.echo(run_table(rows).to_string(index=False))
+    notes = run_notes(rows)
+    if notes:
+        click.echo("\nNot ok:\n" + "\n".join(f"  {line}" for line in notes))
     click.echo(f"\n{len(rows)} cells; results stored in {store.path} (`slt-bench report` for the leaderboard)")
 
 

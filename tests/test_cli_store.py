@@ -268,7 +268,8 @@ def test_a_momentum_run_shows_its_step_against_its_own_limit(run, tmp_path):
     (cell,) = json.loads(run(*common, "--json").out)
     assert cell["status"] == "ok" and 0 < cell["end_stiffness"] < 1
     assert cell["end_stiffness"] == pytest.approx(cell["end_eps_kappa"] / (2 ** 0.5 * 1.9 ** 0.5 - 1.9), rel=1e-9)
-    assert "εκ/limit" in run(*common).out
+    table = run(*common).out
+    assert "εκ/limit" in table and "Not ok" not in table  # an ok cell gets no note under the table
 
 
 def test_budget_option_replaces_the_tiers_budget(run, tmp_path):
@@ -282,3 +283,14 @@ def test_budget_option_replaces_the_tiers_budget(run, tmp_path):
     (enough,) = json.loads(run(*common, "--budget", str(8 * (500 + 4000 + 2 + 60))).out)
     assert enough["status"] != "budget_exceeded" and enough["rlct_hat"] is not None
     assert enough["preset_hash"] != short["preset_hash"]
+
+
+def test_a_cell_stopped_by_its_budget_says_why_and_what_to_do(run, tmp_path):
+    """The run table shows only a status; under it, each cell that is not ok gets its stored reason, and one
+    stopped by its budget the flag that raises it (the smoke preset with 1,000 more steps a chain asks for
+    8 × (500 + 4000 + 2 + 60) = 36,496 gradients against the tier's 28,496)."""
+    out = run("run", "--method", "sgld", "--task", "regular/d2", "--n", "2000", "--estimator", "local", "--tier", "smoke",
+              "--store", str(tmp_path / "b.sqlite"), "--set", "steps=4000").out
+    notes = out.split("Not ok:")[1]
+    assert "regular/d2 seed 0 n 2000 local: budget_exceeded" in notes
+    assert "36496 gradient evaluations requested, budget 28496" in notes and "--budget GRADIENTS" in notes

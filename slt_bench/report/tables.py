@@ -102,6 +102,28 @@ def run_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+# What a user can do about a cell that stopped for its budget: the flag that raises it (a part of the preset
+# hash, so the longer run is stored beside the tier's cells, not over them).
+BUDGET_HINT = "raise the budget with --budget GRADIENTS (it becomes part of the preset hash) or shorten the run with --set"
+
+
+def run_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per cell that is not ``ok`` (statuses as :func:`~slt_bench.scoring.reported` derives
+    them): which cell, its status and the reason stored with it; a ``budget_exceeded`` cell also says
+    how to give it the gradients it asked for."""
+    lines = []
+    for r in reported(rows):
+        if r["status"] == "ok":
+            continue
+        line = f"{r['task']} seed {_seeds_text(r)} n {_n_text(r)} {r['estimator']}: {r['status']}"
+        if r.get("reason"):
+            line += f": {r['reason']}"
+        if r["status"] == "budget_exceeded":
+            line += f"; {BUDGET_HINT}"
+        lines.append(line)
+    return lines
+
+
 def preset_label(row: dict[str, Any]) -> str:
     """The tier when the cell ran the tier's own preset, else tier* and the hash of its overrides; a cell
     scored under an older :data:`~slt_bench.runner.SCORING_VERSION` says so (``standard (scoring v2)``),
