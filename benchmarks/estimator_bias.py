@@ -51,11 +51,12 @@ SMC_MARK = "estimator-bias-smc"
 CERTIFIED_MARK = "estimator-bias-certified"
 
 
-def referenced_tasks() -> list:
-    """Every catalogue task beyond quadrature with a shipped reference file and an exact λ."""
+def referenced_tasks(catalogs: list[Path] = ()) -> list:
+    """Every catalogue task beyond quadrature with a reference file and an exact λ: the shipped ones, and those
+    of the extra catalogue files ``catalogs`` (kept in the ``references`` folder beside each)."""
     from slt_bench.reference import file_for
 
-    return [t for t in load_catalog().select(suite="all")
+    return [t for t in load_catalog(catalogs).select(suite="all")
             if t.rlct is not None and t.n_params > MAX_PARAMS and file_for(t).is_file()]
 
 
@@ -168,12 +169,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="read the finite-n truth off this store's smc cells (every task, not certified)")
     parser.add_argument("--certified", action="store_true",
                         help="only the tasks beyond quadrature with a reference file, at --ns (seconds, no quadrature)")
+    parser.add_argument("--catalog", type=Path, action="append", default=[],
+                        help="with --certified: also this catalogue file's tasks, with the references beside it (repeatable)")
     args = parser.parse_args(argv)
     ns = [int(x) for x in args.ns.split(",")]
     if args.certified:
-        text, wall = table(args.seeds, ns, referenced_tasks())
+        text, wall = table(args.seeds, ns, referenced_tasks(args.catalog))
+        extra = "".join(f" --catalog {c}" for c in args.catalog)
         text += (f"\n\n(certified finite-n truth − λ)/λ, mean ± SD over dataset seeds 0–{args.seeds - 1}; "
-                 f"`python benchmarks/estimator_bias.py --certified --seeds {args.seeds} --ns {args.ns}`, {wall:.0f} s. "
+                 f"`python benchmarks/estimator_bias.py --certified --seeds {args.seeds} --ns {args.ns}{extra}`, {wall:.0f} s. "
                  f"'(k of {args.seeds} seeds)' where a seed has an uncertified posterior the estimator needs.")
         _emit(text, args.write, CERTIFIED_MARK)
         return

@@ -1,7 +1,7 @@
 """Is the references' agreement rule calibrated? Over every shipped reference file, the z of each posterior's
 two samplers, z = (NUTS − SMC) / √(SE²_NUTS + SE²_SMC), for E_β[n L_n] and for Var_β[n L_n], per sample size.
 
-    python benchmarks/reference_calibration.py [--root tasks/references] \\
+    python benchmarks/reference_calibration.py [--root tasks/references] [--catalog docs/tanh_h6.toml] \\
         [--write docs/references.md [--mark reference-calibration]]
 
 If both samplers' standard errors are right and both sample the same posterior, each z is a standard normal:
@@ -56,10 +56,12 @@ def poisson_at_least(k: int, mu: float) -> float:
     return 1.0 - sum(math.exp(-mu) * mu ** i / math.factorial(i) for i in range(k))
 
 
-def collect(root: Path) -> dict[int, dict]:
-    """Per n: the files that have entries at that n, the z's of each quantity, and the posteriors without one."""
+def collect(*roots: Path) -> dict[int, dict]:
+    """Per n: the files under ``roots`` that have entries at that n, the z's of each quantity, and the posteriors
+    without one."""
     by_n: dict[int, dict] = defaultdict(lambda: {"files": set(), "z": {q: [] for q in QUANTITIES}, "without": 0})
-    for path in sorted(root.rglob("*.json")) if root.is_dir() else []:
+    paths = sorted({p.resolve() for root in roots if root.is_dir() for p in root.rglob("*.json")})
+    for path in paths:
         doc = load(path)
         for entry in (doc or {}).get("entries", []):
             slot = by_n[int(entry["n"])]
@@ -100,16 +102,20 @@ def table(by_n: dict[int, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", type=Path, default=None, help="a directory of reference files (default: the shipped ones)")
+    ap.add_argument("--root", type=Path, action="append", default=[],
+                    help="a directory of reference files (repeatable; default: the shipped ones)")
+    ap.add_argument("--catalog", type=Path, action="append", default=[],
+                    help="also the references folder beside this catalogue file (repeatable)")
     ap.add_argument("--write", help="splice the table into this Markdown file between the marker lines")
     ap.add_argument("--mark", default=MARK)
     args = ap.parse_args(argv)
-    root = args.root or references_dir()
-    if not root.is_dir():
-        sys.exit(f"--root: no such directory {str(root)!r}")
-    by_n = collect(root)
+    roots = (args.root or [references_dir()]) + [c.resolve().parent / "references" for c in args.catalog]
+    for root in roots:
+        if not root.is_dir():
+            sys.exit(f"no such directory of reference files: {str(root)!r}")
+    by_n = collect(*roots)
     if not by_n:
-        sys.exit(f"no reference entries under {root}")
+        sys.exit(f"no reference entries under {', '.join(map(str, roots))}")
     text = table(by_n)
     publish(text, args.write, args.mark)
 

@@ -52,3 +52,13 @@ def test_a_posterior_without_usable_values_has_no_z():
     broken["nuts"]["var_se"] = broken["smc"]["var_se"] = 0.0
     assert cal.agreement_z(broken) is None
     assert cal.agreement_z({"nuts": {}, "smc": {"status": "ok"}}) is None
+
+
+def test_files_of_several_roots_count_once_each(tmp_path):
+    """A user catalogue's references folder adds its files to the shipped ones; a folder given twice counts once."""
+    for name, z in (("shipped", 1.0), ("mine", -2.0)):
+        (tmp_path / name / "fam").mkdir(parents=True)
+        (tmp_path / name / "fam" / "a@1.json").write_text(json.dumps({"entries": [_entry(1000, z, z)]}))
+    by_n = cal.collect(tmp_path / "shipped", tmp_path / "mine", tmp_path / "mine")
+    assert len(by_n[1000]["files"]) == 2
+    assert sorted(round(z, 9) for z in by_n[1000]["z"]["mean"]) == [-2.0, 1.0]
